@@ -1,0 +1,16 @@
+// tapegrad._core: everything that is not per-scalar-op (the Var type is Cython,
+// see DESIGN.md). One register_* function per concern.
+#include <pybind11/pybind11.h>
+
+#include "register.hpp"
+#include "tapegrad/config.hpp"
+#include "tapegrad/tape.hpp"
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "tapegrad's compiled core: the C++ tape and the op table.";
+    m.attr("__version__") = tapegrad::version;
+    m.attr("max_nodes") = tapegrad::max_nodes;
+    m.attr("bytes_per_node") = tapegrad::bytes_per_node;
+    tapegrad::bindings::register_ops(m);
+    tapegrad::bindings::register_tape(m);
+}

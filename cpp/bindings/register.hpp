@@ -1,0 +1,7 @@
+#pragma once
+#include <pybind11/pybind11.h>
+
+namespace tapegrad::bindings {
+void register_ops(pybind11::module_& m);
+void register_tape(pybind11::module_& m);
+}  // namespace tapegrad::bindings

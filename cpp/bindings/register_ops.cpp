@@ -1,0 +1,33 @@
+// The op table as Python data, expanded from ops.def: tests iterate over it and
+// the documentation lists it, so neither keeps a list of its own.
+#include <pybind11/pybind11.h>
+
+#include "register.hpp"
+
+namespace py = pybind11;
+using namespace pybind11::literals;
+
+namespace tapegrad::bindings {
+
+static py::list op_table() {
+    py::list rows;
+#define TG_UNARY(name, py_, value, partial, lo, hi, doc)                                             \
+    rows.append(py::dict("name"_a = #name, "py"_a = py_, "arity"_a = 1, "value"_a = #value,          \
+                         "partials"_a = py::make_tuple(#partial),                                  \
+                         "domain"_a = py::make_tuple(py::make_tuple(lo, hi)), "doc"_a = doc));
+#define TG_BINARY(name, py_, value, pa, pb, alo, ahi, blo, bhi, doc)                                  \
+    rows.append(py::dict("name"_a = #name, "py"_a = py_, "arity"_a = 2, "value"_a = #value,          \
+                         "partials"_a = py::make_tuple(#pa, #pb),                                   \
+                         "domain"_a = py::make_tuple(py::make_tuple(alo, ahi), py::make_tuple(blo, bhi)), \
+                         "doc"_a = doc));
+#include "tapegrad/ops.def"
+    return rows;
+}
+
+void register_ops(py::module_& m) {
+    m.def("op_table", &op_table,
+          "Every row of the op table (ops.def) as a dict: name, py (special method or ''), arity, "
+          "value and partials (the C++ formulas), domain (test intervals per operand), doc.");
+}
+
+}  // namespace tapegrad::bindings

@@ -1,0 +1,80 @@
+"""The Python face of the C++ tape: making inputs and asking for gradients."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Union
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _core
+from ._var import Var, VarArray, _new_var, _new_vars, _slot_of, _slots_of
+
+Wrt = Union[Var, VarArray, Sequence[Union[Var, VarArray]]]
+
+
+class Tape(_core.Tape):
+    """A tape: flat C++ arrays holding one node per elementary operation.
+
+    >>> import tapegrad as tg
+    >>> with tg.Tape() as tape:
+    ...     x = tape.var(0.5)
+    ...     y = x * x + tg.sin(x)
+    ...     round(tape.gradient(y, x), 6)
+    1.877583
+
+    Leaving the ``with`` block resets the tape: its Vars become stale and the
+    memory is kept for the next recording.
+    """
+
+    def var(self, value: float) -> Var:
+        """Record an independent variable holding ``value``."""
+        return _new_var(self, float(value))
+
+    def vars(self, values: npt.ArrayLike) -> VarArray:
+        """Record one independent variable per element of ``values`` (any
+        shape; integers become float64) and return them as a VarArray."""
+        arr = np.asarray(values, dtype=np.float64)
+        return _new_vars(self, arr)
+
+    def gradient(self, y: Var | float, wrt: Wrt) -> Any:
+        """Derivative of the scalar ``y`` with respect to ``wrt``.
+
+        ``wrt`` is a Var (gives a float), a VarArray (an ndarray of its shape),
+        or a list/tuple of them (a list of those). One reverse sweep serves all.
+        """
+        items = list(wrt) if isinstance(wrt, (list, tuple)) else [wrt]
+        slots = []
+        for w in items:
+            if isinstance(w, Var):
+                slots.append(np.array([_slot_of(w, self)], dtype=np.uint32))
+            elif isinstance(w, VarArray):
+                slots.append(_slots_of(w, self).reshape(-1))
+            else:
+                raise TypeError(f"gradient(y, wrt): wrt must be Vars or VarArrays of this tape, "
+                                f"not {type(w).__name__}")
+        flat = np.concatenate(slots) if slots else np.empty(0, dtype=np.uint32)
+        if isinstance(y, Var):
+            g = self._gradient(_slot_of(y, self), flat, self.generation)
+        elif isinstance(y, (int, float, np.integer, np.floating)):
+            g = np.zeros(flat.size)  # a constant does not depend on anything
+        else:
+            raise TypeError(f"gradient(y, wrt): y must be a scalar Var (or a number), not {type(y).__name__}; "
+                            "for a vector output use tapegrad.jacobian or reduce it first")
+        out: list[Any] = []
+        start = 0
+        for w, s in zip(items, slots):
+            part = g[start:start + s.size]
+            start += s.size
+            out.append(float(part[0]) if isinstance(w, Var) else part.reshape(w.shape))
+        return out if isinstance(wrt, (list, tuple)) else out[0]
+
+    def __enter__(self) -> Tape:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.reset()
+
+    def __repr__(self) -> str:
+        return f"<tapegrad.Tape: {self.num_nodes} nodes, {self.nbytes} bytes>"

@@ -1,0 +1,418 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, embedsignature=True
+# distutils: language = c++
+"""The hot front end: the scalar `Var` and the slot view `VarArray`.
+
+Every operator of a Var calls the inline C++ recorder (record.hpp) directly:
+per-op cost from Python decides how fast gradients of ordinary Python code
+are, which is why this type is Cython rather than pybind11 (DESIGN.md). The op
+functions and Var's operators are generated from ops.def at build time
+(cpp/tools/gen_ops.py fills the two `# @ops.def` marker lines of this file).
+"""
+
+cimport cython
+from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_CheckExact
+from cpython.long cimport PyLong_AsDouble, PyLong_CheckExact
+from libc.stdint cimport uint32_t, uintptr_t
+
+import numpy as np
+
+from tapegrad.tape cimport Tape, index_t
+
+
+class TapeMismatchError(ValueError):
+    """Vars of two different tapes met in one operation."""
+
+
+class StaleVarError(RuntimeError):
+    """A Var was used after its tape was reset."""
+
+
+_MISMATCH = ("these Vars belong to two different tapes. Record the whole computation on one tape "
+             "(for example inside one tapegrad.grad call), or use v.value to treat one of them as a constant.")
+_STALE = ("this Var belongs to a tape that has been reset (for example by the end of the tapegrad.grad call "
+          "that made it), so its slot may now hold another value. Record it again on the current tape, or "
+          "keep v.value before the reset if you only need the number.")
+
+
+# ---- checks and conversions shared by every op --------------------------------
+
+cdef inline Tape* _tape_of(object owner) except NULL:
+    return <Tape*><uintptr_t>owner._address
+
+
+cdef inline int _check_live(Var v) except -1:
+    if v.generation != v.ctape.generation():
+        raise StaleVarError(_STALE)
+    return 0
+
+
+cdef inline int _check_pair(Var a, Var b) except -1:
+    if a.ctape != b.ctape:
+        raise TapeMismatchError(_MISMATCH)
+    if a.generation != a.ctape.generation() or b.generation != a.generation:
+        raise StaleVarError(_STALE)
+    return 0
+
+
+cdef inline Var _result(Var like, index_t index):
+    cdef Var r = Var.__new__(Var)
+    r.ctape = like.ctape
+    r.owner = like.owner
+    r.slot = index
+    r.generation = like.generation
+    return r
+
+
+cdef inline bint _constant(object o, double* out) except -1:
+    """Store a number operand in *out and return True; False for other types
+    (arrays, unknown objects) so the caller can return NotImplemented; raise
+    for operands that can never be valid."""
+    if PyFloat_CheckExact(o):
+        out[0] = PyFloat_AS_DOUBLE(o)
+        return True
+    if PyLong_CheckExact(o):
+        out[0] = PyLong_AsDouble(o)
+        return True
+    return _constant_slow(o, out)
+
+
+cdef bint _constant_slow(object o, double* out) except -1:
+    if isinstance(o, (float, int, np.floating, np.integer, np.bool_)):  # bool and numpy scalars
+        out[0] = float(o)
+        return True
+    if isinstance(o, np.ndarray) and (<object>o).ndim == 0 and (<object>o).dtype.kind in "fiub":
+        out[0] = float(o)
+        return True
+    if o is None or isinstance(o, (str, bytes, complex, np.complexfloating)):
+        raise TypeError(
+            f"tapegrad ops take real numbers, Vars and arrays, not {type(o).__name__}"
+            + (" (tapegrad differentiates real-valued functions)" if isinstance(o, (complex, np.complexfloating)) else "")
+        )
+    return False
+
+
+ctypedef double (*eval1_t)(double) noexcept nogil
+ctypedef double (*eval2_t)(double, double) noexcept nogil
+
+
+cdef object _other1(object x, str name, eval1_t fn):
+    """A unary op on something that is not a Var: a number, or NotImplemented."""
+    cdef double c
+    if _constant(x, &c):
+        return fn(c)
+    return NotImplemented
+
+
+cdef object _other2(object a, object b, str name, eval2_t fn):
+    """A binary op where no operand was a usable Var: numbers, or NotImplemented
+    (so Python can try the other operand's reflected method)."""
+    cdef double c, d
+    if type(a) is not Var and type(b) is not Var and _constant(a, &c) and _constant(b, &d):
+        return fn(c, d)
+    return NotImplemented
+
+
+cdef object _raise_unsupported(object result, str name, tuple args):
+    if result is NotImplemented:
+        types = ", ".join(type(a).__name__ for a in args)
+        raise TypeError(f"tapegrad.{name} does not support ({types}): it takes numbers and Vars")
+    return result
+
+
+cdef bint _compare_operand(object o, double* out) except -1:
+    if type(o) is Var:
+        _check_live(<Var>o)
+        out[0] = (<Var>o).ctape.value((<Var>o).slot)
+        return True
+    return _constant(o, out)
+
+
+# ---- Var ---------------------------------------------------------------------------
+
+@cython.final
+@cython.no_gc
+@cython.freelist(1024)
+cdef class Var:
+    """A float recorded on a tape: every operation on it appends one node.
+
+    Make Vars with ``tape.var(x)`` (or let ``tapegrad.grad`` make them), then use
+    them like floats: ``+ - * / **``, ``abs``, the functions of ``tapegrad``
+    (``tapegrad.exp(v)``) or their method forms (``v.exp()``). Comparisons
+    return plain ``bool``. ``float(v)`` and ``v.value`` give the number.
+    """
+
+    def __cinit__(self):
+        self.ctape = NULL
+        self.slot = 0
+        self.generation = 0
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("Vars are made by a tape: use tape.var(x), or tapegrad.grad(f)(x)")
+
+    @property
+    def value(self) -> float:
+        """The recorded value (a float)."""
+        _check_live(self)
+        return self.ctape.value(self.slot)
+
+    @property
+    def index(self) -> int:
+        """This value's node index on its tape."""
+        return self.slot
+
+    @property
+    def tape(self):
+        """The Tape this Var is recorded on."""
+        return self.owner
+
+    def __float__(self):
+        return self.value
+
+    def __int__(self):
+        return int(self.value)
+
+    def __bool__(self):
+        return self.value != 0.0
+
+    def __hash__(self):
+        return hash(self.value)  # consistent with ==, which compares values
+
+    def __repr__(self):
+        if self.generation != self.ctape.generation():
+            return f"Var(<stale: tape was reset>, index={self.slot})"
+        return f"Var({self.ctape.value(self.slot)!r})"
+
+    def __pos__(self):
+        return self
+
+    def __reduce__(self):
+        raise TypeError("a Var cannot be pickled: it is a slot of a live tape. Pickle v.value instead.")
+
+    # Comparisons compare values and return plain bool.
+    def __lt__(self, other):
+        cdef double a, b
+        if not _compare_operand(other, &b):
+            return NotImplemented
+        _compare_operand(self, &a)
+        return a < b
+
+    def __le__(self, other):
+        cdef double a, b
+        if not _compare_operand(other, &b):
+            return NotImplemented
+        _compare_operand(self, &a)
+        return a <= b
+
+    def __gt__(self, other):
+        cdef double a, b
+        if not _compare_operand(other, &b):
+            return NotImplemented
+        _compare_operand(self, &a)
+        return a > b
+
+    def __ge__(self, other):
+        cdef double a, b
+        if not _compare_operand(other, &b):
+            return NotImplemented
+        _compare_operand(self, &a)
+        return a >= b
+
+    def __eq__(self, other):
+        cdef double a, b
+        if not _compare_operand(other, &b):
+            return NotImplemented
+        _compare_operand(self, &a)
+        return a == b
+
+    def __ne__(self, other):
+        cdef double a, b
+        if not _compare_operand(other, &b):
+            return NotImplemented
+        _compare_operand(self, &a)
+        return a != b
+
+    # @ops.def: Var operators and methods
+
+
+# @ops.def: op functions
+
+
+# ---- VarArray: a strided view over tape slots --------------------------------------
+
+cdef VarArray _make_array(object owner, Tape* tape, uint32_t generation, index_t first,
+                          tuple shape, tuple strides):
+    cdef VarArray a = VarArray.__new__(VarArray)
+    cdef Py_ssize_t n = 1
+    a.owner = owner
+    a.ctape = tape
+    a.generation = generation
+    a.first = first
+    a._shape = shape
+    a._strides = strides
+    for d in shape:
+        n *= <Py_ssize_t>d
+    a._size = n
+    return a
+
+
+cdef tuple _c_strides(tuple shape):
+    strides = []
+    cdef Py_ssize_t s = 1
+    for d in reversed(shape):
+        strides.append(s)
+        s *= <Py_ssize_t>d
+    return tuple(reversed(strides))
+
+
+@cython.final
+cdef class VarArray:
+    """An n-dimensional array of Vars: a view (first slot, shape, strides) over
+    tape slots, as a numpy array is a view over memory.
+
+    Indexing with integers gives a ``Var`` and adds no node; basic slices give
+    another view. ``.value`` is the float ndarray of the values.
+    """
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("VarArrays are made by a tape: use tape.vars(array), or tapegrad.grad(f)(array)")
+
+    @property
+    def shape(self) -> tuple:
+        return self._shape
+
+    @property
+    def ndim(self) -> int:
+        return len(self._shape)
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def tape(self):
+        """The Tape these Vars are recorded on."""
+        return self.owner
+
+    def slots(self):
+        """The node index of every element, as a uint32 ndarray of this shape."""
+        self._check()
+        out = np.full(self._shape, self.first, dtype=np.int64)
+        for axis, (d, s) in enumerate(zip(self._shape, self._strides)):
+            view = [1] * len(self._shape)
+            view[axis] = d
+            out += (np.arange(d, dtype=np.int64) * s).reshape(view)
+        return out.astype(np.uint32)
+
+    @property
+    def value(self):
+        """The values as a new float64 ndarray of this shape."""
+        self._check()
+        cdef index_t n = self.ctape.size()
+        values = np.asarray(<double[:n]> self.ctape.values()) if n else np.empty(0)
+        return values[self.slots()]
+
+    cdef int _check(self) except -1:
+        if self.generation != self.ctape.generation():
+            raise StaleVarError(_STALE)
+        return 0
+
+    def __len__(self):
+        if not self._shape:
+            raise TypeError("len() of a 0-d VarArray")
+        return self._shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __getitem__(self, key):
+        cdef Py_ssize_t i, d
+        cdef Var r
+        self._check()
+        if type(key) is not tuple:
+            key = (key,)
+        if len(key) > len(self._shape):
+            raise IndexError(f"too many indices: array is {len(self._shape)}-dimensional, "
+                             f"but {len(key)} were indexed")
+        offset = self.first
+        shape, strides = [], []
+        for axis, k in enumerate(key):
+            d = self._shape[axis]
+            if isinstance(k, slice):
+                start, stop, step = k.indices(d)
+                shape.append(len(range(start, stop, step)))
+                strides.append(self._strides[axis] * step)
+                offset += start * self._strides[axis]
+            else:
+                try:
+                    i = k.__index__()
+                except AttributeError:
+                    raise IndexError(f"only integers and slices are valid indices, not {type(k).__name__}") from None
+                if i < -d or i >= d:
+                    raise IndexError(f"index {i} is out of bounds for axis {axis} with size {d}")
+                if i < 0:
+                    i += d
+                offset += i * self._strides[axis]
+        shape.extend(self._shape[len(key):])
+        strides.extend(self._strides[len(key):])
+        if not shape:
+            r = Var.__new__(Var)
+            r.ctape = self.ctape
+            r.owner = self.owner
+            r.slot = <index_t>offset
+            r.generation = self.generation
+            return r
+        return _make_array(self.owner, self.ctape, self.generation, <index_t>offset, tuple(shape), tuple(strides))
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError("a VarArray cannot become a plain numpy array without leaving the tape; "
+                        "use va.value if you want the numbers")
+
+    def __repr__(self):
+        if self.generation != self.ctape.generation():
+            return f"VarArray(<stale: tape was reset>, shape={self._shape})"
+        body = np.array2string(self.value, separator=", ", prefix="VarArray(")
+        return f"VarArray({body}, shape={self._shape})"
+
+
+# ---- entry points used by the Python Tape ---------------------------------------------
+
+def _new_var(owner, double value) -> Var:
+    """Record an input node holding `value` on `owner` and return its Var."""
+    cdef Tape* tape = _tape_of(owner)
+    cdef Var r = Var.__new__(Var)
+    r.slot = tape.push_input(value)
+    r.ctape = tape
+    r.owner = owner
+    r.generation = tape.generation()
+    return r
+
+
+def _new_vars(owner, values) -> VarArray:
+    """Record one input node per element of the float64 ndarray `values`."""
+    cdef Tape* tape = _tape_of(owner)
+    cdef double[::1] flat = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
+    cdef Py_ssize_t i, n = flat.shape[0]
+    cdef index_t first = tape.size()
+    for i in range(n):
+        tape.push_input(flat[i])
+    shape = tuple(np.shape(values))
+    return _make_array(owner, tape, tape.generation(), first, shape, _c_strides(shape))
+
+
+def _slot_of(Var v, owner) -> int:
+    """The node index of `v`, after checking it is a live Var of `owner`."""
+    if v.owner is not owner:
+        raise TapeMismatchError(_MISMATCH)
+    _check_live(v)
+    return v.slot
+
+
+def _slots_of(VarArray a, owner):
+    """The node indices of `a` (uint32 ndarray of its shape), checked like slot_of."""
+    if a.owner is not owner:
+        raise TapeMismatchError(_MISMATCH)
+    return a.slots()
+
+
+__all__ = ["Var", "VarArray", "StaleVarError", "TapeMismatchError", *UNARY_OPS, *BINARY_OPS]
