@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ._graph import FIRST_NODE, Named, Node, name, nodes, opcode_arity
+from ._graph import FIRST_NODE, Named, Node, NodeTable, name, nodes, opcode_arity
 from ._var import Var
 
 DEFAULT_MAX_NODES = 500
@@ -133,15 +133,19 @@ def to_dot(tape: Any, output: Var | None = None, names: Mapping[str, Named] | No
                          f"unreadable and slow to lay out. Draw a smaller case (fewer variables), pass "
                          f"max_nodes={shown} to draw it anyway, or read it as a table with tape.nodes().")
     table = nodes(tape, output, names)
-    out = output.index if output is not None else -1
+    return dot_of_table(table, output.index if output is not None else -1)
+
+
+def dot_of_table(table: NodeTable, out: int = -1) -> Dot:
+    """The DOT text of a node table; ``out`` is the output's tape index (-1: none)."""
     label_of = {r.index: (r.name or f"v{r.index}") for r in table}
 
     def label(i: int) -> str:
         return label_of.get(i, f"v{i}")
 
     out_name = label(out) if out >= 0 else ""
-    lines = ["digraph tape {", "  rankdir=LR;", '  graph [fontname="Helvetica"];', '  node [fontname="Helvetica", fontsize=11];',
-             '  edge [fontname="Helvetica", fontsize=9];']
+    lines = ["digraph tape {", "  rankdir=LR;", '  graph [fontname="Helvetica"];',
+             '  node [fontname="Helvetica", fontsize=11];', '  edge [fontname="Helvetica", fontsize=9];']
     edges = []
     for r in table:
         text = [f"{label(r.index)} = {formula(r, label)}" if r.op != "input" else f"{label(r.index)} (input)",
