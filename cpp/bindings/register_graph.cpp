@@ -52,8 +52,7 @@ py::dict nodes(const TapeHandle& h) {
         db_(k) = t.partials()[i].b;
     }
     return py::dict("opcode"_a = copy_of(t.ops(), n), "parent_a"_a = pa, "parent_b"_a = pb,
-                    "partial_a"_a = da, "partial_b"_a = db, "value"_a = copy_of(t.values(), n),
-                    "generation"_a = t.generation());
+                    "partial_a"_a = da, "partial_b"_a = db, "value"_a = copy_of(t.values(), n));
 }
 
 // d(node `out`)/d(node i) for i = 0..out, by one reverse sweep in the tape's
@@ -123,7 +122,7 @@ void register_graph(py::module_& m) {
     py::class_<TapeHandle> tape = py::reinterpret_borrow<py::class_<TapeHandle>>(m.attr("Tape"));
     tape.def("_nodes", &nodes,
              "A copy of every node (sinks included) as columns: opcode, parent_a, parent_b, partial_a, "
-             "partial_b, value, and the tape's generation.");
+             "partial_b, value.");
     tape.def("_adjoints", &adjoints, py::arg("out"), py::arg("generation"),
              "Reverse sweep from node `out`: the adjoint d(out)/d(node) of nodes 0..out (sinks read 0).");
 }

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import statistics
 import sys
-import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -253,7 +252,7 @@ def draw_graph(dot: tg.Dot, folder: Path) -> list[str]:
     try:
         notes.append(f"{dot.render(folder / 'graph.png')}  the computational graph, drawn by Graphviz")
     except tg.GraphvizUnavailableError as e:
-        notes.append(textwrap.fill(f"graph.png not drawn: {e}", width=100, subsequent_indent="   "))
+        notes.append(f"graph.png not drawn: {e}".replace("\n", "\n   "))
     return notes
 
 

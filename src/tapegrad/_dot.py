@@ -23,9 +23,10 @@ _INFIX = {"add": "+", "subtract": "−", "multiply": "×", "divide": "/", "power
 _PREFIX = {"negative": "−{}", "square": "{}²", "abs": "|{}|", "sqrt": "√{}"}
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
-_INSTALL = ("Drawing a graph needs Graphviz: the Python package (pip install graphviz) and its programs "
-            "(Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz; conda: conda install "
-            "graphviz). The DOT text needs neither: str(dot), or dot.render('graph.dot').")
+_INSTALL = ("Drawing a graph needs Graphviz, the Python package and its programs:\n"
+            "  pip install graphviz\n"
+            "  apt-get install graphviz   (macOS: brew install graphviz; conda: conda install graphviz)\n"
+            "The DOT text needs neither: str(dot), or dot.render('graph.dot').")
 
 
 class GraphvizUnavailableError(RuntimeError):

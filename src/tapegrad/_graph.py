@@ -14,11 +14,12 @@ from typing import Any, NamedTuple, Union
 import numpy as np
 
 from . import _core
-from ._var import StaleVarError, Var, VarArray, _slot_of, _slots_of
+from ._var import Var, VarArray, _slot_of, _slots_of
 
 # (name, arity) by opcode, from the C++ enum itself (one source of truth).
 OPCODES: list[tuple[str, str]] = [tuple(row) for row in _core._opcodes()]
 FIRST_NODE = 8  # slots below are sinks (tape.hpp): never shown
+_EDGE_ROWS = 25  # a long table prints this many rows from each end
 
 
 def opcode_name(code: int) -> str:
@@ -30,6 +31,10 @@ def opcode_name(code: int) -> str:
 def opcode_arity(code: int) -> str:
     """none, unary, binary, binary_vc, binary_cv, or unknown."""
     return OPCODES[code][1] if code < len(OPCODES) else "unknown"
+
+
+# Every byte value names something, so a table never fails on an opcode it does not know.
+_OP_NAMES = np.array([opcode_name(c) for c in range(256)], dtype=object)
 
 
 def _names_of(tape: Any) -> dict[int, str]:
@@ -108,16 +113,17 @@ class NodeTable:
     Columns are numpy arrays copied from the tape, one entry per node:
     ``index, opcode, parent_a, parent_b, partial_a, partial_b, value,
     adjoint`` (the raw fields; a unary op's unused parent is a sink, index < 8,
-    and a *_vc / *_cv op keeps its constant in ``partial_b``), plus the lists
-    ``op`` and ``name``. Iterating gives :class:`Node` rows with parents and
-    partials already interpreted; ``print(table)`` shows them.
+    and a *_vc / *_cv op keeps its constant in ``partial_b``), plus ``op`` and
+    ``name`` (arrays of str). Iterating gives :class:`Node` rows with parents
+    and partials already interpreted; ``print(table)`` shows them (the first
+    and last rows of a long table).
 
     >>> import tapegrad as tg
     >>> with tg.Tape() as tape:
     ...     x = tape.var(3.0)
     ...     y = x * 2.0
     ...     t = tape.nodes(y)
-    >>> t.op, t.adjoint.tolist()
+    >>> t.op.tolist(), t.adjoint.tolist()
     (['input', 'multiply_vc'], [2.0, 1.0])
     """
 
@@ -131,8 +137,11 @@ class NodeTable:
         self.partial_b: np.ndarray = columns["partial_b"][keep]
         self.value: np.ndarray = columns["value"][keep]
         self.adjoint: np.ndarray = adjoint[keep]
-        self.op: list[str] = [opcode_name(int(c)) for c in self.opcode]
-        self.name: list[str] = [names.get(int(i), "") for i in self.index]
+        self.op: np.ndarray = _OP_NAMES[self.opcode]  # object arrays of str: vectorised, fast on big tapes
+        self.name: np.ndarray = np.full(self.opcode.size, "", dtype=object)
+        for i, label in names.items():
+            if FIRST_NODE <= i < FIRST_NODE + self.opcode.size:
+                self.name[i - FIRST_NODE] = label
 
     def __len__(self) -> int:
         return int(self.opcode.size)
@@ -158,7 +167,7 @@ class NodeTable:
             if FIRST_NODE <= p < index:
                 parents.append(p)
                 partials.append(d)
-        return Node(index, self.op[k], code, self.name[k], tuple(parents), tuple(partials),
+        return Node(index, str(self.op[k]), code, str(self.name[k]), tuple(parents), tuple(partials),
                     constant, float(self.value[k]), float(self.adjoint[k]))
 
     def __iter__(self) -> Iterator[Node]:
@@ -171,13 +180,17 @@ class NodeTable:
                 "value": self.value, "adjoint": self.adjoint}
 
     def __str__(self) -> str:
-        rows = list(self)
+        n = len(self)
+        shown = list(range(n)) if n <= 2 * _EDGE_ROWS + 10 else [*range(_EDGE_ROWS), *range(n - _EDGE_ROWS, n)]
+        rows = [self[k] for k in shown]
         ops = [r.op if r.constant is None else f"{r.op}({r.constant:.6g})" for r in rows]
         wn = max([4, *(len(r.name) for r in rows)])
         wo = max([2, *(len(o) for o in ops)])
         lines = [f"{'index':>6}  {'name':<{wn}}  {'op':<{wo}}  {'parents':<13} {'partials':<22} {'value':>13} "
                  f"{'adjoint':>13}"]
-        for r, op in zip(rows, ops):
+        for k, r, op in zip(shown, rows, ops):
+            if k == n - _EDGE_ROWS and len(shown) < n:
+                lines.append(f"{'...':>6}  ({n - len(shown)} more rows; the columns hold them all)")
             lines.append(f"{r.index:>6}  {r.name:<{wn}}  {op:<{wo}}  {','.join(map(str, r.parents)):<13} "
                          f"{','.join(f'{d:.6g}' for d in r.partials):<22} {r.value:>13.6g} {r.adjoint:>13.6g}")
         return "\n".join(lines)
@@ -190,8 +203,6 @@ def nodes(tape: Any, output: Var | None = None, names: Mapping[str, Named] | Non
     tape) one reverse sweep fills the adjoint column with d(output)/d(node)
     (0 for nodes recorded after it), else it is nan."""
     columns = tape._nodes()
-    if columns["generation"] != tape.generation:  # cannot happen while we hold the GIL; cheap to say so
-        raise StaleVarError("the tape was reset while it was being read; read it again")
     n = columns["opcode"].size
     adjoint = np.full(n, np.nan)
     if output is not None:
