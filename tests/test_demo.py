@@ -139,3 +139,11 @@ def _has_dot():
     import shutil
 
     return shutil.which("dot") is not None
+
+
+def test_demo_says_what_to_do_when_it_cannot_write(tmp_path):
+    (tmp_path / "taken").write_text("a file, not a folder")
+    res = run_demo(tmp_path, "--out", "taken")
+    assert res.returncode == 1
+    assert "could not write the pictures into taken" in res.stderr and "--no-files" in res.stderr
+    assert "Traceback" not in res.stderr

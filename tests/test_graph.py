@@ -148,6 +148,7 @@ def test_graphviz_parses_the_dot():
         x = tape.vars(np.array([0.5, 1.5]))
         tg.name(x, "x")
         y = tg.exp(x[0]) * x[1] + 2.0 * x[1] - x[0] / x[1]
+        tg.name(y, 'a "quoted" \\ name')  # quotes and backslashes must be escaped
         dot = tape.to_dot(y)
         want_nodes, want_edges = tape.num_nodes - SINKS, parents_on_tape(tape)
     out = subprocess.run(["dot", "-Tjson"], input=dot.encode(), capture_output=True, check=True)
@@ -155,6 +156,8 @@ def test_graphviz_parses_the_dot():
     assert len(layout["objects"]) == want_nodes
     assert len(layout["edges"]) == want_edges
     assert {o["name"] for o in layout["objects"]} == {f"n{i}" for i in range(SINKS, SINKS + want_nodes)}
+    # Graphviz keeps a label's escapes as written: the backslash stays doubled
+    assert any(o["label"].startswith(r'a "quoted" \\ name = ') for o in layout["objects"])
 
 
 def test_nodes_rows_match_the_tape_and_the_gradient():

@@ -276,7 +276,13 @@ def run(x0: float, out: Path | None) -> int:
     if out is None:
         print("   none written (--no-files)")
         return 0
-    out.mkdir(parents=True, exist_ok=True)
-    for note in [*draw_graph(dot, out), plot_fd_error(x0, exact, abs(auto - exact), out / "fd_error.png")]:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        notes = [*draw_graph(dot, out), plot_fd_error(x0, exact, abs(auto - exact), out / "fd_error.png")]
+    except OSError as e:
+        print(f"   could not write the pictures into {out}: {e}. Choose another folder with --out DIR, "
+              "or --no-files.", file=sys.stderr)
+        return 1
+    for note in notes:
         print(f"   {note}")
     return 0
