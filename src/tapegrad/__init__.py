@@ -17,6 +17,9 @@ from ._var import StaleVarError, TapeMismatchError, Var, VarArray
 from ._var import __all__ as _op_and_type_names
 from ._tape import Tape
 from ._api import grad, value_and_grad
+from ._graph import Node, NodeTable, name
+from ._dot import Dot, GraphvizUnavailableError, graph
 
 __all__ = ["Tape", "grad", "value_and_grad", "op_table", "bytes_per_node", "max_nodes", "__version__",
-           *_op_and_type_names]
+           *_op_and_type_names,
+           "name", "graph", "Dot", "Node", "NodeTable", "GraphvizUnavailableError"]

@@ -8,7 +8,7 @@ from typing import Any, Union
 import numpy as np
 import numpy.typing as npt
 
-from . import _core
+from . import _core, _dot, _graph
 from ._var import Var, VarArray, _new_var, _new_vars, _slot_of, _slots_of
 
 Wrt = Union[Var, VarArray, Sequence[Union[Var, VarArray]]]
@@ -69,6 +69,10 @@ class Tape(_core.Tape):
             start += s.size
             out.append(float(part[0]) if isinstance(w, Var) else part.reshape(w.shape))
         return out if isinstance(wrt, (list, tuple)) else out[0]
+
+    # Reading the tape: rows (tape.nodes(y)) and the graph (tape.to_dot(y)); see _graph.py, _dot.py.
+    nodes = _graph.nodes
+    to_dot = _dot.to_dot
 
     def __enter__(self) -> Tape:
         return self
