@@ -17,6 +17,8 @@ from ._var import StaleVarError, TapeMismatchError, Var, VarArray
 from ._var import __all__ as _op_and_type_names
 from ._tape import Tape
 from ._api import grad, value_and_grad
+from ._paths import get_cmake_dir, get_include
 
 __all__ = ["Tape", "grad", "value_and_grad", "op_table", "bytes_per_node", "max_nodes", "__version__",
            *_op_and_type_names]
+__all__ += ["get_include", "get_cmake_dir"]

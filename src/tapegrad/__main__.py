@@ -37,7 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m tapegrad", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--x", type=float, default=0.5, help="the point x at which to differentiate (default 0.5)")
+    p.add_argument("--cmakedir", action="store_true", help="print the CMake package dir (for -Dtapegrad_DIR) and exit")
+    p.add_argument("--includedir", action="store_true", help="print the C++ header dir and exit")
     args = p.parse_args(argv)
+    if args.cmakedir or args.includedir:
+        print(tg.get_cmake_dir() if args.cmakedir else tg.get_include())
+        return 0
 
     with tg.Tape() as tape:
         v = seed_example(tape.var(args.x))
