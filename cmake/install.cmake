@@ -8,8 +8,12 @@ include(CMakePackageConfigHelpers)
 
 if(SKBUILD)
   set(TAPEGRAD_INSTALL_PREFIX tapegrad/)
+  # The directory holding the tapegrad package: Cython's include path for
+  # `cimport tapegrad.tape` (tape.pxd, record.pxd, _var.pxd).
+  set(TAPEGRAD_INSTALL_CYTHONDIR .)
 else()
   set(TAPEGRAD_INSTALL_PREFIX "")
+  set(TAPEGRAD_INSTALL_CYTHONDIR "")  # the .pxd files ship with the Python package only
 endif()
 set(TAPEGRAD_INSTALL_INCLUDEDIR ${TAPEGRAD_INSTALL_PREFIX}include)
 set(TAPEGRAD_INSTALL_CMAKEDIR ${TAPEGRAD_INSTALL_PREFIX}share/cmake/tapegrad)
@@ -23,7 +27,7 @@ install(EXPORT tapegradTargets NAMESPACE tapegrad:: DESTINATION ${TAPEGRAD_INSTA
 configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/tapegradConfig.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/tapegradConfig.cmake
   INSTALL_DESTINATION ${TAPEGRAD_INSTALL_CMAKEDIR}
-  PATH_VARS TAPEGRAD_INSTALL_INCLUDEDIR)
+  PATH_VARS TAPEGRAD_INSTALL_INCLUDEDIR TAPEGRAD_INSTALL_CYTHONDIR)
 # Header-only: one package serves every architecture; 0.x minors may break.
 write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/tapegradConfigVersion.cmake
   COMPATIBILITY SameMinorVersion ARCH_INDEPENDENT)
