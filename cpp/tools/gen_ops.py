@@ -250,6 +250,7 @@ def stub_block(rows: list[OpRow]) -> str:
             out += [f"@overload\ndef {r.name}(x1: Var, x2: Var | _Number) -> Var: ...",
                     f"@overload\ndef {r.name}(x1: _Number, x2: Var) -> Var: ...",
                     f"@overload\ndef {r.name}(x1: _Number, x2: _Number) -> float: ..."]
+    out.append("__all__ += [" + ", ".join(f'"{r.name}"' for r in rows) + "]")
     out.append(STUB_END)
     return "\n".join(out)
 
@@ -260,10 +261,10 @@ def method_stub_block(rows: list[OpRow]) -> str:
         if r.py and r.arity == 1:
             extra = {"__round__": ", ndigits: None = None"}.get(r.py, "")
             out.append(f"    def {r.py}(self{extra}) -> Var: ...")
-        elif r.py:
+        elif r.py:  # slot methods: their operands are positional-only at runtime
             extra = {"__pow__": ", mod: None = None"}.get(r.py, "")
-            out.append(f"    def {r.py}(self, other: Var | _Number{extra}) -> Var: ...")
-            out.append(f"    def __r{r.py[2:]}(self, other: _Number{extra}) -> Var: ...")
+            out.append(f"    def {r.py}(self, other: Var | _Number{extra}, /) -> Var: ...")
+            out.append(f"    def __r{r.py[2:]}(self, other: _Number{extra}, /) -> Var: ...")
         if r.name == "round":
             continue
         if r.arity == 1:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Union
 
 import numpy as np
@@ -11,7 +10,8 @@ import numpy.typing as npt
 from . import _core
 from ._var import Var, VarArray, _new_var, _new_vars, _slot_of, _slots_of
 
-Wrt = Union[Var, VarArray, Sequence[Union[Var, VarArray]]]
+# A list or tuple gives a list of gradients (other sequences are not taken apart).
+Wrt = Union[Var, VarArray, list[Union[Var, VarArray]], tuple[Union[Var, VarArray], ...]]
 
 
 class Tape(_core.Tape):
