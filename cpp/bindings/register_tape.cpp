@@ -99,7 +99,13 @@ void register_tape(py::module_& m) {
             "4.0")
         .def(
             "reset", [](TapeHandle& h) { h.tape.reset(); },
-            "Forget every node (Vars made so far become stale) but keep the memory for the next recording.")
+            "Forget every node (Vars made so far become stale) but keep the memory for the next recording.\n\n"
+            ">>> import tapegrad as tg\n"
+            ">>> tape = tg.Tape()\n"
+            ">>> x = tape.var(1.0)\n"
+            ">>> tape.reset()\n"
+            ">>> tape.num_nodes  # only the sink slots\n"
+            "8")
         .def("_gradient", &gradient, py::arg("out"), py::arg("wrt"), py::arg("generation"),
              "Reverse sweep from node `out`: its derivative with respect to each node index in `wrt`.");
 }

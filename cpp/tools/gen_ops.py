@@ -85,9 +85,20 @@ def docstring(row: OpRow) -> str:
         deriv = f"derivative {row.partials[0]}"
     else:
         deriv = f"partials {row.partials[0]} and {row.partials[1]}"
+    # The example runs at a point of the op's test domain, so it is valid for
+    # every op; the value through a Var is bit-for-bit the number's.
+    points = [f"{lo + f * (hi - lo):.2g}" for (lo, hi), f in zip(row.domain, (0.6, 0.3))]
+    if row.arity == 1:
+        example = (f"    >>> y, dy = tg.value_and_grad(tg.{row.name})({points[0]})   # value and derivative\n"
+                   f"    >>> y == tg.{row.name}({points[0]})\n    True\n")
+    else:
+        pts = ", ".join(points)
+        example = (f"    >>> y, (da, db) = tg.value_and_grad(tg.{row.name}, argnums=(0, 1))({pts})\n"
+                   f"    >>> y == tg.{row.name}({pts})\n    True\n")
     return (f"{row.name}({args})\n\n    {row.doc[0].upper() + row.doc[1:]}.\n\n"
             f"    Works on numbers (returns a float) and on Vars (records one node; {deriv},\n"
-            f"    where a, b are the operands and y the result).\n    ")
+            f"    where a, b are the operands and y the result).\n\n"
+            f"    >>> import tapegrad as tg\n{example}    ")
 
 
 # ---- Cython ---------------------------------------------------------------------

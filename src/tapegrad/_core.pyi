@@ -41,6 +41,13 @@ class Tape(metaclass=_pybind11_type):
     def reset(self) -> None:
         """
         Forget every node (Vars made so far become stale) but keep the memory for the next recording.
+        
+        >>> import tapegrad as tg
+        >>> tape = tg.Tape()
+        >>> x = tape.var(1.0)
+        >>> tape.reset()
+        >>> tape.num_nodes  # only the sink slots
+        8
         """
     @property
     def _address(self) -> int:
