@@ -89,6 +89,15 @@ def test_cython_consumer_records_a_var_with_the_right_gradient(fastpoly):
             assert tape.gradient(z, x) == pytest.approx(math.cos(y.value) * slope * x0 + math.sin(y.value))
 
 
+def test_cython_consumer_records_without_the_gil(fastpoly):
+    tape = tg.Tape()
+    for x0 in np.linspace(-3, 3, 13):
+        x = tape.var(x0)
+        y = fastpoly.x_sin_x(x)
+        assert y.value == pytest.approx(x0 * math.sin(x0), rel=1e-15, abs=1e-15)
+        assert tape.gradient(y, x) == pytest.approx(math.sin(x0) + x0 * math.cos(x0), rel=1e-14, abs=1e-15)
+
+
 def test_cython_consumer_sweeps_and_reads_adjoints_itself(fastpoly):
     xs = np.linspace(-1.5, 2.0, 40)
     tape = tg.Tape()

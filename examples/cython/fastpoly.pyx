@@ -17,6 +17,22 @@ from tapegrad.record cimport record_add, record_add_vc, record_multiply, record_
 from tapegrad.tape cimport Tape, index_t, tape_of
 
 
+def x_sin_x(Var x) -> Var:
+    """x * sin(x) recorded on x's tape without the GIL (the README's example).
+
+    >>> import tapegrad as tg, fastpoly
+    >>> tape = tg.Tape()
+    >>> x = tape.var(0.0)
+    >>> tape.gradient(fastpoly.x_sin_x(x), x)   # sin(x) + x cos(x) at 0
+    0.0
+    """
+    cdef Tape* t = live_tape(x)          # StaleVarError for a Var of a reset tape
+    cdef index_t y
+    with nogil:
+        y = record_multiply(t[0], x.slot, record_sin(t[0], x.slot))
+    return var_at(x.owner, y)            # a tapegrad.Var: tape.gradient(y, x) works
+
+
 def horner(Var x, coefficients) -> Var:
     """c[0] + c[1] x + ... + c[n] x**n recorded on x's tape (2n nodes), as a Var.
 
