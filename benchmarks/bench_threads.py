@@ -74,8 +74,9 @@ def main() -> None:
 
     seq, par = statistics.median(sequential), statistics.median(parallel)
     nodes = sum(t.num_nodes for t, _, _ in jobs)
-    print(f"tapegrad {tg.__version__}; {os.cpu_count()} CPUs; two tapes of {jobs[0][0].num_nodes:,} and "
-          f"{jobs[1][0].num_nodes:,} nodes; medians of {a.repeat}\n")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"tapegrad {tg.__version__}; {os.cpu_count()} CPUs, load average {load} (other processes share "
+          f"them); two tapes of {jobs[0][0].num_nodes:,} and {jobs[1][0].num_nodes:,} nodes; medians of {a.repeat}\n")
     print("| sweeping both tapes | median ms | ns/node |\n|---|---|---|")
     print(f"| one after the other, one thread | {seq * 1e3:9.1f} | {seq / nodes * 1e9:6.2f} |")
     print(f"| at once, two threads            | {par * 1e3:9.1f} | {par / nodes * 1e9:6.2f} |")
