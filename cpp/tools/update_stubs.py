@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import argparse
 import ast
+import importlib.util
+import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,16 +38,15 @@ def stubtest_command() -> list[str]:
 
 
 def stubtest_env() -> dict[str, str]:
-    import os
     return {**os.environ, "MYPYPATH": str(ROOT / "src")}
 
 
 def regenerate_core() -> None:
-    if shutil.which("pybind11-stubgen") is None:
+    if importlib.util.find_spec("pybind11_stubgen") is None:
         raise SystemExit("pybind11-stubgen is not installed: pip install pybind11-stubgen")
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(["pybind11-stubgen", "tapegrad._core", "-o", tmp, "--numpy-array-use-type-var"],
-                       check=True)
+        subprocess.run([sys.executable, "-m", "pybind11_stubgen", "tapegrad._core", "-o", tmp,
+                        "--numpy-array-use-type-var"], check=True)
         text = (Path(tmp) / "tapegrad" / "_core.pyi").read_text()
     (PKG / "_core.pyi").write_text(CORE_HEADER + for_stubtest(text))
     print(f"updated {PKG / '_core.pyi'}")
@@ -85,10 +85,10 @@ def stubgen_guesses(missing: list[str]) -> None:
             text = path.read_text()
             node: ast.AST | None = ast.parse(text)
             for part in name[len(module) + 1:].split("."):
-                node = next((n for n in ast.iter_child_nodes(node) if getattr(n, "name", None) == part
-                             or (isinstance(n, (ast.AnnAssign)) and getattr(n.target, "id", None) == part)), None)
-                if node is None:
-                    break
+                if node is not None:
+                    node = next((n for n in ast.iter_child_nodes(node) if getattr(n, "name", None) == part
+                                 or (isinstance(n, ast.AnnAssign) and getattr(n.target, "id", None) == part)),
+                                None)
             guess = ast.get_source_segment(text, node) if node is not None else "(stubgen has nothing)"
             print(f"\n{name}: stubgen guesses\n    " + str(guess).replace("\n", "\n    "))
 
