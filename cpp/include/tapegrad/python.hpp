@@ -40,8 +40,10 @@ inline void raise_tapegrad_error(const char* name, PyObject* fallback, const cha
 
 // Cython's `except +translate_exception` for the recorders (tapegrad/record.pxd,
 // tapegrad/tape.pxd): Cython calls it inside its catch block, where `throw;`
-// rethrows the exception being handled.
-inline void translate_exception() {
+// rethrows the exception being handled. Never inlined: it sits in a catch
+// block of every recorder call, and copies of it there would crowd the
+// recorders (and Tape::push) out of the inliner's budget.
+TG_NOINLINE inline void translate_exception() {
     try {
         throw;
     } catch (const tape_thread_error& e) {

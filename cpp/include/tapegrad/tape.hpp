@@ -127,8 +127,9 @@ public:
     Op op(index_t i) const noexcept { return static_cast<Op>(op_[i]); }
 
     // Append one node and return its index. Amortised O(1); never allocates
-    // per node.
-    index_t push(Op op, index_t pa, index_t pb, double da, double db, double v) {
+    // per node. Always inlined: it is the hot path of every recorder, and
+    // GCC's inliner gave up on it in the Cython module (a PLT call per node).
+    TG_ALWAYS_INLINE index_t push(Op op, index_t pa, index_t pb, double da, double db, double v) {
         // One branch for both rare cases: the arrays are full, or this thread
         // is not (yet) the tape's recording thread.
         if (TG_UNLIKELY((n_ == capacity_) |
