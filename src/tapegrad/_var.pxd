@@ -1,6 +1,8 @@
 # The scalar front end's C-level layout and C API, for other Cython extensions:
 #
 #     from tapegrad._var cimport Var, live_tape, var_at
+#     from tapegrad.record cimport record_add
+#     from tapegrad.tape cimport Tape
 #
 #     def double_it(Var x):                       # takes a Python tapegrad Var
 #         cdef Tape* t = live_tape(x)             # raises StaleVarError if stale

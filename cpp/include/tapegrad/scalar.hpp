@@ -51,7 +51,7 @@ class Scalar {
 public:
     // The constant `value` (0 by default): implicit, so numbers mix freely
     // with Scalars in expressions.
-    Scalar(double value = 0.0) noexcept : value_(value) {}  // NOLINT(google-explicit-constructor)
+    Scalar(double value = 0.0) noexcept : value_(value) {}
 
     // An independent variable: records one input node holding `value`.
     static Scalar input(Tape& tape, double value) { return Scalar(tape, tape.push_input(value)); }
