@@ -12,23 +12,9 @@ import numpy as np
 import pytest
 
 import tapegrad as tg
+from test_api import rosen, rosen_grad  # the reference function and its gradient by hand
 
 WORKERS = 4
-
-
-def rosen(x):
-    s = 0.0
-    for i in range(len(x) - 1):
-        s = s + 100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2
-    return s
-
-
-def rosen_grad(x):
-    g = np.zeros_like(x)
-    d = x[1:] - x[:-1] ** 2
-    g[:-1] += -400 * x[:-1] * d - 2 * (1 - x[:-1])
-    g[1:] += 200 * d
-    return g
 
 
 def seed(x):
