@@ -14,6 +14,8 @@ CASES = {
     "many_variables.py": (["--small"], [], "numerical differences cost about n + 1 evaluations"),
     "logit_mle.py": (["--small"], ["scipy"], "BFGS with"),
     "lifetime_utility.py": (["--small"], ["scipy"], "largest relative difference from the closed form"),
+    "quickstart.py": ([], [], "f(0.5) = 1.27532042141574, f'(0.5) = -1.36043107859828"),
+    "thread_pool.py": ([], [], "200 gradients on 4 threads"),
 }
 
 

@@ -10,6 +10,7 @@
 
 #include "register.hpp"
 #include "tape_handle.hpp"
+#include "tapegrad/python.hpp"
 
 namespace py = pybind11;
 
@@ -73,9 +74,38 @@ void register_tape(py::module_& m) {
         .def_property_readonly(
             "_address", [](TapeHandle& h) { return reinterpret_cast<std::uintptr_t>(&h.tape); },
             "Address of the C++ tape, for tapegrad's Cython front end.")
+        .def_property_readonly(
+            "capsule",
+            [](TapeHandle& h) { return py::capsule(static_cast<void*>(&h.tape), python::tape_capsule_name()); },
+            "The C++ tape (a tapegrad::Tape*) in a PyCapsule, for other extensions: Cython code calls\n"
+            "tape_of(tape) from tapegrad/tape.pxd; C/C++ code calls PyCapsule_GetPointer with the name\n"
+            "tapegrad::python::tape_capsule_name() (tapegrad/python.hpp), which carries the version.\n"
+            "The pointer is valid while this Tape is alive.\n\n"
+            ">>> import tapegrad as tg\n"
+            ">>> tg.Tape().capsule  # doctest: +ELLIPSIS\n"
+            "<capsule object \"tapegrad.Tape ...\" at 0x...>")
+        .def(
+            "release_thread", [](TapeHandle& h) { h.tape.release_thread(); },
+            "Let another thread record on this tape next, keeping its nodes. A tape records in one thread\n"
+            "at a time: the first op after a reset() makes its thread the recording thread, and an op\n"
+            "from any other thread raises TapeThreadError until reset() or release_thread().\n\n"
+            ">>> import threading, tapegrad as tg\n"
+            ">>> tape = tg.Tape()\n"
+            ">>> x = tape.var(2.0)      # this thread records on tape now\n"
+            ">>> tape.release_thread()  # hand it over\n"
+            ">>> out = []\n"
+            ">>> t = threading.Thread(target=lambda: out.append(x * x)); t.start(); t.join()\n"
+            ">>> tape.gradient(out[0], x)\n"
+            "4.0")
         .def(
             "reset", [](TapeHandle& h) { h.tape.reset(); },
-            "Forget every node (Vars made so far become stale) but keep the memory for the next recording.")
+            "Forget every node (Vars made so far become stale) but keep the memory for the next recording.\n\n"
+            ">>> import tapegrad as tg\n"
+            ">>> tape = tg.Tape()\n"
+            ">>> x = tape.var(1.0)\n"
+            ">>> tape.reset()\n"
+            ">>> tape.num_nodes  # only the sink slots\n"
+            "8")
         .def("_gradient", &gradient, py::arg("out"), py::arg("wrt"), py::arg("generation"),
              "Reverse sweep from node `out`: its derivative with respect to each node index in `wrt`.");
 }

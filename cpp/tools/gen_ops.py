@@ -4,7 +4,9 @@
                                               Cython: copy the package's .pyx/.pxd
                                               files from SRC to OUT/tapegrad, filling
                                               the marker lines of _var.pyx with the op
-                                              functions and Var's operators/methods
+                                              functions and Var's operators/methods,
+                                              and write OUT/tapegrad/record.pxd (the
+                                              recorders' declarations, installed)
     python gen_ops.py OPS_DEF --stubs FILE    rewrite the generated part of _var.pyi
     python gen_ops.py OPS_DEF --readme FILE   rewrite the op table in the README
     add --check to --stubs/--readme: exit 1 if the file is not up to date
@@ -83,26 +85,53 @@ def docstring(row: OpRow) -> str:
         deriv = f"derivative {row.partials[0]}"
     else:
         deriv = f"partials {row.partials[0]} and {row.partials[1]}"
+    # The example runs at a point of the op's test domain, so it is valid for
+    # every op; the value through a Var is bit-for-bit the number's.
+    points = [f"{lo + f * (hi - lo):.2g}" for (lo, hi), f in zip(row.domain, (0.6, 0.3))]
+    if row.arity == 1:
+        example = (f"    >>> y, dy = tg.value_and_grad(tg.{row.name})({points[0]})   # value and derivative\n"
+                   f"    >>> y == tg.{row.name}({points[0]})\n    True\n")
+    else:
+        pts = ", ".join(points)
+        example = (f"    >>> y, (da, db) = tg.value_and_grad(tg.{row.name}, argnums=(0, 1))({pts})\n"
+                   f"    >>> y == tg.{row.name}({pts})\n    True\n")
     return (f"{row.name}({args})\n\n    {row.doc[0].upper() + row.doc[1:]}.\n\n"
             f"    Works on numbers (returns a float) and on Vars (records one node; {deriv},\n"
-            f"    where a, b are the operands and y the result).\n    ")
+            f"    where a, b are the operands and y the result).\n\n"
+            f"    >>> import tapegrad as tg\n{example}    ")
 
 
 # ---- Cython ---------------------------------------------------------------------
 
-def pxi_functions(rows: list[OpRow]) -> str:
-    out = ["# Generated from ops.def by cpp/tools/gen_ops.py. Do not edit.", "",
+def record_pxd(rows: list[OpRow]) -> str:
+    """tapegrad/record.pxd: the recorders of record.hpp, for tapegrad._var and
+    for other Cython extensions (installed with the package)."""
+    out = ["# Cython declarations of the recorders (cpp/include/tapegrad/record.hpp).",
+           "# Generated from ops.def by cpp/tools/gen_ops.py. Do not edit.",
+           "#",
+           "#   record_<op>(tape, a)        unary op of node a; returns the new node",
+           "#   record_<op>(tape, a, b)     binary op of nodes a and b",
+           "#   record_<op>_vc(tape, a, c)  binary op, constant second operand c",
+           "#   record_<op>_cv(tape, c, b)  binary op, constant first operand c",
+           "#   eval_<op>(x[, y])           the value for plain doubles",
+           "from tapegrad.tape cimport Tape, index_t, translate_exception",
+           "",
            'cdef extern from "tapegrad/record.hpp" namespace "tapegrad" nogil:']
     for r in rows:
         if r.arity == 1:
             out += [f"    double eval_{r.name}(double)",
-                    f"    index_t record_{r.name}(Tape&, index_t) except +"]
+                    f"    index_t record_{r.name}(Tape&, index_t) except +translate_exception"]
         else:
             out += [f"    double eval_{r.name}(double, double)",
-                    f"    index_t record_{r.name}(Tape&, index_t, index_t) except +",
-                    f"    index_t record_{r.name}_vc(Tape&, index_t, double) except +",
-                    f"    index_t record_{r.name}_cv(Tape&, double, index_t) except +"]
-    out.append("")
+                    f"    index_t record_{r.name}(Tape&, index_t, index_t) except +translate_exception",
+                    f"    index_t record_{r.name}_vc(Tape&, index_t, double) except +translate_exception",
+                    f"    index_t record_{r.name}_cv(Tape&, double, index_t) except +translate_exception"]
+    return "\n".join(out) + "\n"
+
+
+def pxi_functions(rows: list[OpRow]) -> str:
+    out = ["# Generated from ops.def by cpp/tools/gen_ops.py. Do not edit.", "",
+           "from tapegrad.record cimport *", ""]
     for r in rows:
         n = r.name
         if r.arity == 1:
@@ -205,6 +234,7 @@ def write_cython(rows: list[OpRow], src: Path, out: Path) -> None:
             raise SystemExit(f"{src / '_var.pyx'}: expected the marker line {marker.strip()!r} exactly once")
     pyx = pyx.replace(FUNCTIONS_MARKER, pxi_functions(rows)).replace(METHODS_MARKER, pxi_methods(rows))
     files["_var.pyx"] = pyx
+    files["record.pxd"] = record_pxd(rows)
     for name, text in files.items():
         f = pkg / name
         if not f.exists() or f.read_text() != text:  # keep mtimes stable for incremental builds
@@ -231,6 +261,7 @@ def stub_block(rows: list[OpRow]) -> str:
             out += [f"@overload\ndef {r.name}(x1: Var, x2: Var | _Number) -> Var: ...",
                     f"@overload\ndef {r.name}(x1: _Number, x2: Var) -> Var: ...",
                     f"@overload\ndef {r.name}(x1: _Number, x2: _Number) -> float: ..."]
+    out.append("__all__ += [" + ", ".join(f'"{r.name}"' for r in rows) + "]")
     out.append(STUB_END)
     return "\n".join(out)
 
@@ -241,10 +272,10 @@ def method_stub_block(rows: list[OpRow]) -> str:
         if r.py and r.arity == 1:
             extra = {"__round__": ", ndigits: None = None"}.get(r.py, "")
             out.append(f"    def {r.py}(self{extra}) -> Var: ...")
-        elif r.py:
+        elif r.py:  # slot methods: their operands are positional-only at runtime
             extra = {"__pow__": ", mod: None = None"}.get(r.py, "")
-            out.append(f"    def {r.py}(self, other: Var | _Number{extra}) -> Var: ...")
-            out.append(f"    def __r{r.py[2:]}(self, other: _Number{extra}) -> Var: ...")
+            out.append(f"    def {r.py}(self, other: Var | _Number{extra}, /) -> Var: ...")
+            out.append(f"    def __r{r.py[2:]}(self, other: _Number{extra}, /) -> Var: ...")
         if r.name == "round":
             continue
         if r.arity == 1:

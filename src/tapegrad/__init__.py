@@ -19,7 +19,9 @@ from ._tape import Tape
 from ._api import grad, value_and_grad
 from ._graph import Node, NodeTable, name
 from ._dot import Dot, GraphvizUnavailableError, graph
+from ._paths import get_cmake_dir, get_include
 
 __all__ = ["Tape", "grad", "value_and_grad", "op_table", "bytes_per_node", "max_nodes", "__version__",
            *_op_and_type_names,
-           "name", "graph", "Dot", "Node", "NodeTable", "GraphvizUnavailableError"]
+           "name", "graph", "Dot", "Node", "NodeTable", "GraphvizUnavailableError",
+           "get_include", "get_cmake_dir"]

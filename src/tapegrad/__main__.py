@@ -23,11 +23,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("tapegrad-demo"),
                    help="folder for graph.dot, graph.png and fd_error.png (default ./tapegrad-demo)")
     p.add_argument("--no-files", action="store_true", help="print only; write no files")
+    p.add_argument("--cmakedir", action="store_true", help="print the CMake package dir (for -Dtapegrad_DIR) and exit")
+    p.add_argument("--includedir", action="store_true", help="print the C++ header dir and exit")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.cmakedir or args.includedir:
+        from tapegrad._paths import get_cmake_dir, get_include
+
+        print(get_cmake_dir() if args.cmakedir else get_include())
+        return 0
     from tapegrad._demo import run  # after parsing: --help needs no numpy import
 
     return run(args.x, None if args.no_files else args.out)

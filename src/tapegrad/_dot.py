@@ -83,7 +83,7 @@ class Dot(str):
     def pipe(self, format: str = "svg") -> bytes:
         """The drawing as bytes in ``format`` (svg, png, pdf, ...)."""
         try:
-            import graphviz
+            import graphviz  # type: ignore[import-untyped]  # optional, ships no type information
         except ImportError:
             raise GraphvizUnavailableError("the graphviz Python package is not installed. " + _INSTALL) from None
         try:

@@ -96,7 +96,7 @@ def names_for(tape: Any, names: Mapping[str, Named] | None) -> dict[int, str]:
 class Node(NamedTuple):
     """One node of a tape, as ``tape.nodes()`` gives it."""
 
-    index: int               # position on the tape (what Var.index returns)
+    index: int  # type: ignore[assignment]  # position on the tape (what Var.index returns); shadows tuple.index on purpose
     op: str                  # opcode name; a constant variant ends in _vc / _cv
     opcode: int              # the byte on the tape (op names it)
     name: str                # given with tapegrad.name or names=, else ""

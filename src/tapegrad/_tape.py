@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Union
 
 import numpy as np
@@ -11,7 +10,8 @@ import numpy.typing as npt
 from . import _core, _dot, _graph
 from ._var import Var, VarArray, _new_var, _new_vars, _slot_of, _slots_of
 
-Wrt = Union[Var, VarArray, Sequence[Union[Var, VarArray]]]
+# A list or tuple gives a list of gradients (other sequences are not taken apart).
+Wrt = Union[Var, VarArray, list[Union[Var, VarArray]], tuple[Union[Var, VarArray], ...]]
 
 
 class Tape(_core.Tape):
@@ -29,12 +29,27 @@ class Tape(_core.Tape):
     """
 
     def var(self, value: float) -> Var:
-        """Record an independent variable holding ``value``."""
+        """Record an independent variable holding ``value``.
+
+        >>> import tapegrad as tg
+        >>> tape = tg.Tape()
+        >>> x = tape.var(3.0)
+        >>> tape.gradient(x * x, x)
+        6.0
+        """
         return _new_var(self, float(value))
 
     def vars(self, values: npt.ArrayLike) -> VarArray:
         """Record one independent variable per element of ``values`` (any
-        shape; integers become float64) and return them as a VarArray."""
+        shape; integers become float64) and return them as a VarArray.
+
+        >>> import tapegrad as tg
+        >>> tape = tg.Tape()
+        >>> xs = tape.vars([[1.0, 2.0], [3.0, 4.0]])
+        >>> tape.gradient(xs[0, 1] * xs[1, 0], xs)
+        array([[0., 3.],
+               [2., 0.]])
+        """
         arr = np.asarray(values, dtype=np.float64)
         return _new_vars(self, arr)
 
@@ -43,6 +58,12 @@ class Tape(_core.Tape):
 
         ``wrt`` is a Var (gives a float), a VarArray (an ndarray of its shape),
         or a list/tuple of them (a list of those). One reverse sweep serves all.
+
+        >>> import tapegrad as tg
+        >>> tape = tg.Tape()
+        >>> x, y = tape.var(2.0), tape.var(5.0)
+        >>> tape.gradient(x * y + x, [x, y])
+        [6.0, 2.0]
         """
         items = list(wrt) if isinstance(wrt, (list, tuple)) else [wrt]
         slots = []

@@ -1,4 +1,12 @@
-# The scalar front end's C-level layout, for other Cython extensions.
+# The scalar front end's C-level layout and C API, for other Cython extensions:
+#
+#     from tapegrad._var cimport Var, live_tape, var_at
+#     from tapegrad.record cimport record_add
+#     from tapegrad.tape cimport Tape
+#
+#     def double_it(Var x):                       # takes a Python tapegrad Var
+#         cdef Tape* t = live_tape(x)             # raises StaleVarError if stale
+#         return var_at(x.owner, record_add(t[0], x.slot, x.slot))
 from tapegrad.tape cimport Tape, index_t
 from libc.stdint cimport uint32_t
 
@@ -24,3 +32,9 @@ cdef class VarArray:
     cdef Py_ssize_t _size
 
     cdef int _check(self) except -1
+
+
+# The Var of node `node` of `tape` (a tapegrad.Tape), e.g. recorded by C code.
+cdef Var var_at(object tape, index_t node)
+# The C++ tape of `v`, after checking that `v` is not stale (StaleVarError).
+cdef Tape* live_tape(Var v) except NULL

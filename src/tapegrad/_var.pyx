@@ -16,7 +16,7 @@ from libc.stdint cimport uint32_t, uintptr_t
 
 import numpy as np
 
-from tapegrad.tape cimport Tape, index_t
+from tapegrad.tape cimport Tape, first_node, index_t, tape_of
 
 
 class TapeMismatchError(ValueError):
@@ -25,6 +25,10 @@ class TapeMismatchError(ValueError):
 
 class StaleVarError(RuntimeError):
     """A Var was used after its tape was reset."""
+
+
+class TapeThreadError(RuntimeError):
+    """A thread recorded on a tape that another thread is recording on."""
 
 
 _MISMATCH = ("these Vars belong to two different tapes. Record the whole computation on one tape "
@@ -415,4 +419,26 @@ def _slots_of(VarArray a, owner):
     return a.slots()
 
 
-__all__ = ["Var", "VarArray", "StaleVarError", "TapeMismatchError", *UNARY_OPS, *BINARY_OPS]
+# ---- C API for other Cython extensions (declared in _var.pxd) ---------------------
+
+cdef Var var_at(object tape, index_t node):
+    """The Var of node `node` of `tape` (a tapegrad.Tape), e.g. one that C code
+    recorded through tape_of(tape): hand results back to Python this way."""
+    cdef Tape* t = tape_of(tape)
+    if node < first_node or node >= t.size():
+        raise IndexError(f"node {node} is not a recorded node of this tape ({first_node} <= node < {t.size()})")
+    cdef Var r = Var.__new__(Var)
+    r.ctape = t
+    r.owner = tape
+    r.slot = node
+    r.generation = t.generation()
+    return r
+
+
+cdef Tape* live_tape(Var v) except NULL:
+    """The C++ tape of `v`, after checking that `v` is not stale."""
+    _check_live(v)
+    return v.ctape
+
+
+__all__ = ["Var", "VarArray", "StaleVarError", "TapeMismatchError", "TapeThreadError", *UNARY_OPS, *BINARY_OPS]

@@ -17,10 +17,12 @@ inline constexpr const char* version = "0.1.0";
 #define TG_LIKELY(x) __builtin_expect(!!(x), 1)
 #define TG_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define TG_NOINLINE __attribute__((noinline))
+#define TG_ALWAYS_INLINE inline __attribute__((always_inline))
 #define TG_RESTRICT __restrict__
 #else
 #define TG_LIKELY(x) (x)
 #define TG_UNLIKELY(x) (x)
 #define TG_NOINLINE
+#define TG_ALWAYS_INLINE inline
 #define TG_RESTRICT
 #endif

@@ -13,6 +13,7 @@
 // addresses and overlap: 1.7-1.9 ns/node on the same DAG.
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -68,7 +69,31 @@ inline void sweep_loop(const Parents* TG_RESTRICT par, const Partials* TG_RESTRI
     }
 }
 
+// An id of the calling thread that costs one instruction: its thread pointer,
+// distinct for every live thread. Recording compares it on every push.
+inline std::uintptr_t this_thread_id() noexcept {
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__)
+    std::uintptr_t tp;
+    asm("mov %%fs:0, %0" : "=r"(tp));  // the x86-64 TLS ABI keeps the thread pointer at %fs:0
+    return tp;
+#elif defined(__GNUC__) && defined(__aarch64__)
+    std::uintptr_t tp;
+    asm("mrs %0, tpidr_el0" : "=r"(tp));
+    return tp;
+#else
+    static thread_local const char token = 0;
+    return reinterpret_cast<std::uintptr_t>(&token);
+#endif
+}
+
 }  // namespace detail
+
+// Thrown when a thread records on a tape that another thread is recording on
+// (see "Threads" in class Tape).
+class tape_thread_error : public std::logic_error {
+public:
+    using std::logic_error::logic_error;
+};
 
 inline constexpr std::size_t bytes_per_node =
     sizeof(std::uint8_t) + sizeof(Parents) + sizeof(Partials) + sizeof(double);
@@ -102,9 +127,14 @@ public:
     Op op(index_t i) const noexcept { return static_cast<Op>(op_[i]); }
 
     // Append one node and return its index. Amortised O(1); never allocates
-    // per node.
-    index_t push(Op op, index_t pa, index_t pb, double da, double db, double v) {
-        if (TG_UNLIKELY(n_ == capacity_)) grow();
+    // per node. Always inlined: it is the hot path of every recorder, and
+    // GCC's inliner gave up on it in the Cython module (a PLT call per node).
+    TG_ALWAYS_INLINE index_t push(Op op, index_t pa, index_t pb, double da, double db, double v) {
+        // One branch for both rare cases: the arrays are full, or this thread
+        // is not (yet) the tape's recording thread.
+        if (TG_UNLIKELY((n_ == capacity_) |
+                        (recorder_.load(std::memory_order_relaxed) != detail::this_thread_id())))
+            prepare_push();
         const index_t i = n_++;
         op_[i] = static_cast<std::uint8_t>(op);
         parents_[i] = Parents{pa, pb};
@@ -132,6 +162,7 @@ public:
         high_water_ = std::max(high_water_, n_);
         n_ = 0;
         ++generation_;
+        recorder_.store(0, std::memory_order_relaxed);
         all_partials_finite_ = true;
         for (index_t k = 0; k < num_sinks; ++k) {
             if (n_ == capacity_) grow_locked();
@@ -149,6 +180,15 @@ public:
     // sweep (growing, which may move them, and reset) wait for this lock, which
     // a sweeper holds for the whole sweep.
     std::unique_lock<std::mutex> lock_storage() const { return std::unique_lock<std::mutex>(storage_mutex_); }
+
+    // The first push after a reset makes the pushing thread the tape's
+    // recording thread; a push from any other thread then throws
+    // tape_thread_error instead of racing it, until reset() or
+    // release_thread(). The check is one compare in push, and lets every
+    // front end (Python, Cython without the GIL, C++) detect the misuse.
+    void release_thread() noexcept { recorder_.store(0, std::memory_order_release); }
+    // True when no thread has recorded since the last reset()/release_thread().
+    bool has_recording_thread() const noexcept { return recorder_.load(std::memory_order_relaxed) != 0; }
 
     // Reverse sweep. `adjoint` holds at least out + 1 entries, zero except the
     // seeds the caller set (adjoint[out] = 1 for a gradient). Afterwards
@@ -176,6 +216,18 @@ private:
     static std::size_t held(const Buffer<T>& b, std::size_t nodes) noexcept {
         constexpr std::size_t page = 4096;
         return std::min(b.bytes(), (nodes * sizeof(T) + page - 1) / page * page);
+    }
+
+    // The rare half of push(): claim the tape for this thread, grow it.
+    TG_NOINLINE void prepare_push() {
+        const std::uintptr_t me = detail::this_thread_id();
+        std::uintptr_t owner = recorder_.load(std::memory_order_acquire);
+        if (owner != me && (owner != 0 || !recorder_.compare_exchange_strong(owner, me)))
+            throw tape_thread_error(
+                "tapegrad: another thread is recording on this tape. A tape records in one thread at a "
+                "time: give each thread its own tape (tapegrad.grad does), or have the other thread "
+                "release it first (reset(), or release_thread() to keep its nodes).");
+        if (n_ == capacity_) grow();
     }
 
     TG_NOINLINE void grow() {
@@ -209,6 +261,7 @@ private:
     index_t limit_;
     std::uint32_t generation_ = 0;
     bool all_partials_finite_ = true;
+    std::atomic<std::uintptr_t> recorder_{0};  // this_thread_id() of the recording thread, 0 for none
     mutable std::mutex storage_mutex_;
 };
 

@@ -1,0 +1,117 @@
+"""Refresh the type stubs of tapegrad's compiled modules, then check them.
+
+    pip install --no-build-isolation .  &&  python cpp/tools/update_stubs.py [--check]
+
+1. src/tapegrad/_core.pyi (pybind11) is regenerated whole by pybind11-stubgen
+   from the installed module (pip install pybind11-stubgen).
+2. src/tapegrad/_var.pyi (Cython) is hand-typed, except its blocks generated
+   from ops.def (cpp/tools/gen_ops.py --stubs), which are rewritten.
+3. mypy's stubtest compares both stubs with the installed modules, exactly as
+   tests/test_stubs.py does. For anything a stub lacks it prints what mypy's
+   stubgen guesses from the runtime, as a starting point to type by hand.
+
+--check changes no file: it only runs step 3 (the test's check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PKG = ROOT / "src" / "tapegrad"
+MODULES = ("tapegrad._core", "tapegrad._var")
+CORE_HEADER = ("# Generated from the installed tapegrad._core by pybind11-stubgen through\n"
+               "# cpp/tools/update_stubs.py. Do not edit: change the bindings' signatures and docstrings.\n")
+
+
+def stubtest_command() -> list[str]:
+    """stubtest of the committed stubs (src/, through MYPYPATH) against the installed modules."""
+    return [sys.executable, "-m", "mypy.stubtest", *MODULES]
+
+
+def stubtest_env() -> dict[str, str]:
+    return {**os.environ, "MYPYPATH": str(ROOT / "src")}
+
+
+def regenerate_core() -> None:
+    if importlib.util.find_spec("pybind11_stubgen") is None:
+        raise SystemExit("pybind11-stubgen is not installed: pip install pybind11-stubgen")
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "pybind11_stubgen", "tapegrad._core", "-o", tmp,
+                        "--numpy-array-use-type-var"], check=True)
+        text = (Path(tmp) / "tapegrad" / "_core.pyi").read_text()
+    (PKG / "_core.pyi").write_text(CORE_HEADER + for_stubtest(text))
+    print(f"updated {PKG / '_core.pyi'}")
+
+
+def for_stubtest(text: str) -> str:
+    """Two facts of pybind11 modules that pybind11-stubgen leaves out and stubtest
+    checks: a pybind11 module has no __all__, and its classes' metaclass is
+    pybind11_builtins.pybind11_type (declared privately, since it has no stub)."""
+    text = re.sub(r"^__all__: list\[str\] = \[.*\]\n", "", text, flags=re.M)
+    text = re.sub(r"^class (\w+)(?:\((.*)\))?:", lambda m: f"class {m[1]}("
+                  + (f"{m[2]}, " if m[2] else "") + "metaclass=_pybind11_type):", text, flags=re.M)
+    first_class = text.find("\nclass ")
+    meta = "\nclass _pybind11_type(type):\n    \"\"\"pybind11_builtins.pybind11_type: the metaclass of pybind11 classes.\"\"\"\n"
+    return text[:first_class] + meta + text[first_class:] if first_class >= 0 else text
+
+
+def regenerate_var_ops() -> None:
+    gen = ROOT / "cpp" / "tools" / "gen_ops.py"
+    ops_def = ROOT / "cpp" / "include" / "tapegrad" / "ops.def"
+    subprocess.run([sys.executable, str(gen), str(ops_def), "--stubs", str(PKG / "_var.pyi")], check=True)
+
+
+def stubgen_guesses(missing: list[str]) -> None:
+    """Print mypy stubgen's (untyped) stub lines for the names stubtest says are missing."""
+    with tempfile.TemporaryDirectory() as tmp:
+        # (mypy.stubgen is compiled: it runs through its main(), not with -m)
+        args = [sys.executable, "-c", "import sys; from mypy.stubgen import main; main(sys.argv[1:])",
+                "-o", tmp, "--include-private"]
+        for m in MODULES:
+            args += ["-m", m]
+        subprocess.run(args, check=True, capture_output=True)
+        for name in missing:
+            module = next(m for m in MODULES if name.startswith(m + "."))
+            path = Path(tmp, *module.split(".")).with_suffix(".pyi")
+            text = path.read_text()
+            node: ast.AST | None = ast.parse(text)
+            for part in name[len(module) + 1:].split("."):
+                if node is not None:
+                    node = next((n for n in ast.iter_child_nodes(node) if getattr(n, "name", None) == part
+                                 or (isinstance(n, ast.AnnAssign) and getattr(n.target, "id", None) == part)),
+                                None)
+            guess = ast.get_source_segment(text, node) if node is not None else "(stubgen has nothing)"
+            print(f"\n{name}: stubgen guesses\n    " + str(guess).replace("\n", "\n    "))
+
+
+def check() -> int:
+    out = subprocess.run(stubtest_command(), env=stubtest_env(), capture_output=True, text=True)
+    print(out.stdout + out.stderr)
+    if out.returncode:
+        missing = re.findall(r"^error: (\S+) is not present in stub", out.stdout, re.M)
+        if missing:
+            print("Type these in src/tapegrad/_var.pyi (or fix the bindings for _core):")
+            stubgen_guesses(missing)
+    return out.returncode
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--check", action="store_true", help="only run stubtest; change no file")
+    if not p.parse_args().check:
+        regenerate_core()
+        regenerate_var_ops()
+    return check()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
