@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 from scipy.optimize import minimize
 
 import tapegrad as tg
@@ -31,22 +33,22 @@ import tapegrad as tg
 BETA, R, SIGMA, WEALTH = 0.96, 0.03, 2.0, 100.0
 
 
-def lifetime_utility(c):
+def lifetime_utility(c: Sequence[float] | tg.VarArray) -> float | tg.Var:
     """U(c) for floats or tapegrad Vars."""
-    total = 0.0
+    total: float | tg.Var = 0.0
     for t in range(len(c)):
         total = total + BETA ** t * c[t] ** (1 - SIGMA) / (1 - SIGMA)
     return total
 
 
-def closed_form_plan(T):
+def closed_form_plan(T: int) -> npt.NDArray[np.float64]:
     growth = (BETA * (1 + R)) ** (np.arange(T) / SIGMA)
     discount = (1 + R) ** -np.arange(T)
-    return WEALTH / np.sum(growth * discount) * growth
+    return WEALTH / float(np.sum(growth * discount)) * growth
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--small", action="store_true", help="T = 10 periods, as the test suite runs it")
     args = p.parse_args(argv)
     T = 10 if args.small else 60

@@ -31,8 +31,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
+from typing import overload
 
 import numpy as np
+import numpy.typing as npt
 from scipy.optimize import minimize
 
 import tapegrad as tg
@@ -41,7 +44,7 @@ NAMES = ["constant", "education", "age/10", "(age/10)^2", "children"]
 TRUE_B = np.array([-4.0, 0.25, 1.6, -0.2, -0.5])
 
 
-def simulate(n, rng):
+def simulate(n: int, rng: np.random.Generator) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Households: regressors X (n x 5, first column 1) and participation y (0/1)."""
     education = rng.uniform(8, 18, n)
     age = rng.uniform(20, 65, n) / 10
@@ -52,9 +55,14 @@ def simulate(n, rng):
     return X, y
 
 
-def neg_log_likelihood(b, rows, ys):
+@overload
+def neg_log_likelihood(b: Sequence[float], rows: Sequence[Sequence[float]], ys: Sequence[float]) -> float: ...
+@overload
+def neg_log_likelihood(b: tg.VarArray, rows: Sequence[Sequence[float]], ys: Sequence[float]) -> tg.Var: ...
+def neg_log_likelihood(b: Sequence[float] | tg.VarArray, rows: Sequence[Sequence[float]],
+                       ys: Sequence[float]) -> float | tg.Var:
     """Average negative log-likelihood; b holds floats or tapegrad Vars."""
-    total = 0.0
+    total: float | tg.Var = 0.0
     for x, y in zip(rows, ys):
         z = x[0] * b[0]
         for j in range(1, len(x)):
@@ -63,8 +71,8 @@ def neg_log_likelihood(b, rows, ys):
     return total / len(ys)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--small", action="store_true", help="300 households, as the test suite runs it")
     args = p.parse_args(argv)
     n = 300 if args.small else 5000
@@ -73,10 +81,10 @@ def main(argv=None):
 
     value_and_grad = tg.value_and_grad(neg_log_likelihood)
 
-    def objective_with_gradient(b):
+    def objective_with_gradient(b: npt.NDArray[np.float64]) -> tuple[float, npt.NDArray[np.float64]]:
         return value_and_grad(b, rows, ys)
 
-    def objective(b):
+    def objective(b: npt.NDArray[np.float64]) -> float:
         return neg_log_likelihood(list(b), rows, ys)
 
     # 1. The gradient against the textbook formula.

@@ -29,21 +29,28 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable, Sequence
+from typing import overload
 
 import numpy as np
+import numpy.typing as npt
 
 import tapegrad as tg
 
 
-def rosen(x):
+@overload
+def rosen(x: Sequence[float]) -> float: ...
+@overload
+def rosen(x: tg.VarArray) -> tg.Var: ...
+def rosen(x: Sequence[float] | tg.VarArray) -> float | tg.Var:
     """f on anything that supports + - * **: floats, tapegrad Vars, sympy symbols."""
-    s = 0.0
+    s: float | tg.Var = 0.0
     for i in range(len(x) - 1):
         s = s + 100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2
     return s
 
 
-def rosen_grad_by_hand(x):
+def rosen_grad_by_hand(x: Sequence[float]) -> list[float]:
     """The manual method: ∂f/∂x[i] worked out on paper."""
     g = [0.0] * len(x)
     for i in range(len(x) - 1):
@@ -53,7 +60,7 @@ def rosen_grad_by_hand(x):
     return g
 
 
-def forward_differences(f, x, h=1.5e-8):
+def forward_differences(f: Callable[[list[float]], float], x: Sequence[float], h: float = 1.5e-8) -> list[float]:
     """The numerical method: n + 1 evaluations of f."""
     x = list(x)
     fx = f(x)
@@ -66,7 +73,7 @@ def forward_differences(f, x, h=1.5e-8):
     return g
 
 
-def symbolic_gradient(n):
+def symbolic_gradient(n: int) -> tuple[Callable[[list[float]], list[float]], float]:
     """The symbolic method: differentiate once (returns the compiled gradient and the seconds it took)."""
     import sympy
 
@@ -77,7 +84,7 @@ def symbolic_gradient(n):
     return compiled, time.perf_counter() - t0
 
 
-def seconds_per_call(fn, target=0.02, repeats=3):
+def seconds_per_call(fn: Callable[[], object], target: float = 0.02, repeats: int = 3) -> float:
     """Median seconds per call of fn(), over `repeats` loops of at least `target` seconds."""
     n = 1
     while True:
@@ -96,13 +103,13 @@ def seconds_per_call(fn, target=0.02, repeats=3):
     return statistics.median(samples)
 
 
-def max_rel_diff(g, ref):
+def max_rel_diff(g: npt.ArrayLike, ref: npt.ArrayLike) -> float:
     g, ref = np.asarray(g, dtype=float), np.asarray(ref, dtype=float)
     return float(np.max(np.abs(g - ref)) / np.max(np.abs(ref)))
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--small", action="store_true", help="small sizes only (n = 5, 20), as the test suite runs it")
     args = p.parse_args(argv)
     sizes = (5, 20) if args.small else (10, 100, 1000)
@@ -119,13 +126,13 @@ def main(argv=None):
     print("difference from the hand-derived gradient); one evaluation of f is the first column\n")
     print(f"{'n':>5}  {'f(x) once':>10}  {'manual':>16}  {'numerical (fwd)':>18}  {'symbolic':>18}  "
           f"{'automatic':>18}  symbolic: one-off diff+compile")
-    worst = {}
+    worst: dict[str, float] = {}
     for n in sizes:
         x = list(np.random.default_rng(n).uniform(-1, 1, n))
         xa = np.array(x)
         ref = rosen_grad_by_hand(x)
         t_f = seconds_per_call(lambda: rosen(x))
-        cells = {}
+        cells: dict[str, tuple[float, float]] = {}
         for method, fn in (("manual", lambda: rosen_grad_by_hand(x)),
                            ("numerical", lambda: forward_differences(rosen, x)),
                            ("automatic", lambda: grad(xa))):
@@ -138,7 +145,7 @@ def main(argv=None):
         elif have_sympy:
             once = f"skipped above n = {symbolic_up_to}"
 
-        def cell(method):
+        def cell(method: str) -> str:
             if method not in cells:
                 return "-"
             ratio, diff = cells[method]

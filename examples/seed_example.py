@@ -27,7 +27,7 @@ import sys
 import tapegrad as tg
 
 
-def f(x):
+def f(x: tg.Var) -> tg.Var:
     a = tg.name(x ** 2, "a")
     b = tg.name(tg.exp(a), "b")
     c = tg.name(a + b, "c")
@@ -36,14 +36,14 @@ def f(x):
     return tg.name(d + e, "f")
 
 
-def df_by_hand(x):
+def df_by_hand(x: float) -> float:
     """The chain rule on paper: df/dx = (1/(2 sqrt(c)) - sin(c)) * (1 + exp(x^2)) * 2x."""
     c = x * x + math.exp(x * x)
     return (0.5 / math.sqrt(c) - math.sin(c)) * (1 + math.exp(x * x)) * 2 * x
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--x", type=float, default=0.5, help="the point (default 0.5)")
     args = p.parse_args(argv)
 

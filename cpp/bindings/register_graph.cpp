@@ -7,6 +7,7 @@
 // 33 bytes a node, small next to anything a person reads.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/typing.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -34,7 +35,8 @@ py::array_t<T> copy_of(const T* data, std::size_t n) {
 // Every node's fields as columns. The GIL is held throughout, so no Python
 // thread can record meanwhile; the storage lock keeps a sweep's owner from
 // seeing a half-made copy and a grow from moving the arrays mid-copy.
-py::dict nodes(const TapeHandle& h) {
+// (py::typing types only name the result for the stubs: dict[str, ndarray].)
+py::typing::Dict<py::str, py::array> nodes(const TapeHandle& h) {
     const Tape& t = h.tape;
     auto hold = t.lock_storage();
     const std::size_t n = t.size();
@@ -101,8 +103,8 @@ const char* arity_name(Arity a) {
 // One (name, arity) per opcode, indexed by opcode: the C++ enum's own order,
 // so Python never keeps a second list. A constant variant's name carries its
 // suffix ("multiply_vc"), as its enumerator does.
-py::list opcodes() {
-    py::list rows;
+py::typing::List<py::typing::Tuple<py::str, py::str>> opcodes() {
+    py::typing::List<py::typing::Tuple<py::str, py::str>> rows;
     for (int code = 0; code < static_cast<int>(Op::count); ++code) {
         const OpInfo& i = info(static_cast<Op>(code));
         std::string name = i.name;

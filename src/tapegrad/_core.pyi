@@ -27,7 +27,7 @@ class Tape(metaclass=_pybind11_type):
         """
         Reverse sweep from node `out`: its derivative with respect to each node index in `wrt`.
         """
-    def _nodes(self) -> dict:
+    def _nodes(self) -> dict[str, numpy.ndarray[typing.Any, numpy.dtype[typing.Any]]]:
         """
         A copy of every node (sinks included) as columns: opcode, parent_a, parent_b, partial_a, partial_b, value.
         """
@@ -94,7 +94,7 @@ class Tape(metaclass=_pybind11_type):
         """
         Nodes recorded, the sink slots included.
         """
-def _opcodes() -> list:
+def _opcodes() -> list[tuple[str, str]]:
     """
     (name, arity) for every opcode, indexed by opcode; arity is none, unary, binary, binary_vc (constant second operand, kept in partial_b) or binary_cv (constant first operand).
     """

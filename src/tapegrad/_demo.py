@@ -29,8 +29,8 @@ FUNCTION = "f(x) = √(x² + exp(x²)) + cos(x² + exp(x²))"
 EPS = sys.float_info.epsilon
 
 
-def seed_example(x: Any) -> dict[str, Any]:
-    """The talk's intermediates a..f of f at x (a Var or a float), by name."""
+def seed_example(x: tg.Var) -> dict[str, tg.Var]:
+    """The talk's intermediates a..f of f at the Var x, by name."""
     a = x ** 2
     b = tg.exp(a)
     c = a + b
@@ -46,7 +46,7 @@ def f_plain(x: float) -> float:
     return math.sqrt(c) + math.cos(c)
 
 
-def f_tapegrad(x: Any) -> Any:
+def f_tapegrad(x: tg.Var) -> tg.Var:
     """f as tapegrad differentiates it."""
     return seed_example(x)["f"]
 
@@ -273,7 +273,7 @@ def run(x0: float, out: Path | None) -> int:
     exact, source = exact_derivative(x0)
     auto = print_methods(x0, exact, source)
     print("\n4. Pictures")
-    if out is None:
+    if out is None or dot is None:  # (dot is None exactly when out is)
         print("   none written (--no-files)")
         return 0
     try:

@@ -11,10 +11,13 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._graph import FIRST_NODE, Named, Node, NodeTable, name, nodes, opcode_arity
 from ._var import Var
+
+if TYPE_CHECKING:  # (_tape imports this module)
+    from ._tape import Tape
 
 DEFAULT_MAX_NODES = 500
 
@@ -83,13 +86,14 @@ class Dot(str):
     def pipe(self, format: str = "svg") -> bytes:
         """The drawing as bytes in ``format`` (svg, png, pdf, ...)."""
         try:
-            import graphviz  # type: ignore[import-untyped]  # optional, ships no type information
+            import graphviz  # optional; untyped (see [tool.mypy] in pyproject.toml)
         except ImportError:
             raise GraphvizUnavailableError("the graphviz Python package is not installed. " + _INSTALL) from None
         try:
-            return graphviz.Source(str(self)).pipe(format=format)
+            drawing: bytes = graphviz.Source(str(self)).pipe(format=format)
         except graphviz.ExecutableNotFound:
             raise GraphvizUnavailableError("Graphviz's dot program was not found on PATH. " + _INSTALL) from None
+        return drawing
 
     def render(self, path: str | Path) -> Path:
         """Write the graph to ``path``, in the format its suffix names; returns the path."""
@@ -110,7 +114,7 @@ class Dot(str):
             return None
 
 
-def to_dot(tape: Any, output: Var | None = None, names: Mapping[str, Named] | None = None,
+def to_dot(tape: Tape, output: Var | None = None, names: Mapping[str, Named] | None = None,
            max_nodes: int = DEFAULT_MAX_NODES) -> Dot:
     """The tape's computational graph as Graphviz DOT text.
 

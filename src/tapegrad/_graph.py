@@ -9,15 +9,18 @@ generation and starts empty after a reset.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any, NamedTuple, Union
+from typing import TYPE_CHECKING, NamedTuple, TypeVar, Union
 
 import numpy as np
 
 from . import _core
 from ._var import Var, VarArray, _slot_of, _slots_of
 
+if TYPE_CHECKING:  # (_tape imports this module)
+    from ._tape import Tape
+
 # (name, arity) by opcode, from the C++ enum itself (one source of truth).
-OPCODES: list[tuple[str, str]] = [tuple(row) for row in _core._opcodes()]
+OPCODES: list[tuple[str, str]] = [(op, arity) for op, arity in _core._opcodes()]
 FIRST_NODE = 8  # slots below are sinks (tape.hpp): never shown
 _EDGE_ROWS = 25  # a long table prints this many rows from each end
 
@@ -37,16 +40,21 @@ def opcode_arity(code: int) -> str:
 _OP_NAMES = np.array([opcode_name(c) for c in range(256)], dtype=object)
 
 
-def _names_of(tape: Any) -> dict[int, str]:
+def _names_of(tape: Tape) -> dict[int, str]:
     """The tape's node-index -> name dict for its current recording."""
-    held = getattr(tape, "_tapegrad_names", None)
+    # (getattr/setattr: an attribute that only this module knows about)
+    held: tuple[int, dict[int, str]] | None = getattr(tape, "_tapegrad_names", None)
     if held is None or held[0] != tape.generation:
         held = (tape.generation, {})
-        tape._tapegrad_names = held
+        setattr(tape, "_tapegrad_names", held)
     return held[1]
 
 
-def name(v: Var | VarArray, label: str) -> Var | VarArray:
+Named = Union[Var, VarArray]
+_Named = TypeVar("_Named", bound=Named)  # name() returns what it is given
+
+
+def name(v: _Named, label: str) -> _Named:
     """Give a recorded value a name for ``tape.nodes()`` and ``tape.to_dot()``;
     returns ``v``, so it can wrap an expression. A VarArray's elements are
     named ``label[i]`` (``label[i, j]`` for 2-d, ...).
@@ -73,10 +81,7 @@ def name(v: Var | VarArray, label: str) -> Var | VarArray:
     return v
 
 
-Named = Union[Var, VarArray]
-
-
-def names_for(tape: Any, names: Mapping[str, Named] | None) -> dict[int, str]:
+def names_for(tape: Tape, names: Mapping[str, Named] | None) -> dict[int, str]:
     """The names to show: those given with tapegrad.name, then ``names`` (a
     mapping name -> Var or VarArray of this tape), which wins on a clash."""
     out = dict(_names_of(tape))
@@ -127,7 +132,7 @@ class NodeTable:
     (['input', 'multiply_vc'], [2.0, 1.0])
     """
 
-    def __init__(self, columns: Mapping[str, Any], adjoint: np.ndarray, names: Mapping[int, str]) -> None:
+    def __init__(self, columns: Mapping[str, np.ndarray], adjoint: np.ndarray, names: Mapping[int, str]) -> None:
         keep = slice(FIRST_NODE, None)
         self.opcode: np.ndarray = columns["opcode"][keep]
         self.index: np.ndarray = np.arange(FIRST_NODE, FIRST_NODE + self.opcode.size, dtype=np.int64)
@@ -173,7 +178,7 @@ class NodeTable:
     def __iter__(self) -> Iterator[Node]:
         return (self[k] for k in range(len(self)))
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, np.ndarray]:
         """The columns as a dict (e.g. for ``pandas.DataFrame(table.as_dict())``)."""
         return {"index": self.index, "name": self.name, "op": self.op, "parent_a": self.parent_a,
                 "parent_b": self.parent_b, "partial_a": self.partial_a, "partial_b": self.partial_b,
@@ -198,10 +203,19 @@ class NodeTable:
     __repr__ = __str__
 
 
-def nodes(tape: Any, output: Var | None = None, names: Mapping[str, Named] | None = None) -> NodeTable:
+def nodes(tape: Tape, output: Var | None = None, names: Mapping[str, Named] | None = None) -> NodeTable:
     """The tape's nodes as a :class:`NodeTable`; with ``output`` (a Var of this
     tape) one reverse sweep fills the adjoint column with d(output)/d(node)
-    (0 for nodes recorded after it), else it is nan."""
+    (0 for nodes recorded after it), else it is nan. ``names`` maps names to
+    Vars (or VarArrays) and adds to those given with ``tapegrad.name``.
+
+    >>> import tapegrad as tg
+    >>> with tg.Tape() as tape:
+    ...     x = tape.var(2.0)
+    ...     y = tg.name(x * x, "y")
+    ...     [(r.name, r.op, r.value, r.adjoint) for r in tape.nodes(y, names={"x": x})]
+    [('x', 'input', 2.0, 4.0), ('y', 'multiply', 4.0, 1.0)]
+    """
     columns = tape._nodes()
     n = columns["opcode"].size
     adjoint = np.full(n, np.nan)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, NoReturn, Union, final, overload
+from typing import Any, NoReturn, SupportsIndex, Union, final, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -123,10 +123,22 @@ class VarArray:
     def value(self) -> npt.NDArray[np.float64]: ...
     def slots(self) -> npt.NDArray[np.uint32]: ...
     def __len__(self) -> int: ...
-    # An element is a Var for a full integer index and a VarArray otherwise:
-    # the array's dimension decides, which a static type cannot see.
-    def __iter__(self) -> Iterator[Any]: ...
-    def __getitem__(self, key: Any, /) -> Any: ...
+    # At runtime an element is a Var for a full integer index (one int per
+    # dimension) and a VarArray otherwise. The dimension is not in the static
+    # type, so integer indices are typed as giving a Var: right for what users
+    # overwhelmingly write, xs[i] of a 1-d array and xs[i, j] of a 2-d one, and
+    # it keeps `xs[i] ** 2` typable. Wrong only for an integer index short of
+    # ndim (xs[i] of a 2-d array is a row): write such a row as xs[i, :], which
+    # is typed VarArray, as is any index with a slice.
+    def __iter__(self) -> Iterator[Var]: ...
+    @overload
+    def __getitem__(self, key: SupportsIndex, /) -> Var: ...
+    # mypy flags that an all-int tuple also fits the VarArray overload below;
+    # this one comes first and wins ("a tuple holding a slice" has no type).
+    @overload
+    def __getitem__(self, key: tuple[SupportsIndex, ...], /) -> Var: ...  # type: ignore[overload-overlap]
+    @overload
+    def __getitem__(self, key: slice | tuple[SupportsIndex | slice, ...], /) -> VarArray: ...
     def __array__(self, dtype: object = None, copy: object = None) -> NoReturn: ...
 
 # Entry points of the Python Tape (tapegrad/_tape.py).

@@ -17,3 +17,4 @@ n: str = tape.num_nodes  # error: Incompatible types in assignment
 tape.reset(1)  # error: Too many arguments
 tg.Tape(limit="big")  # error: Argument "limit" to "Tape" has incompatible type
 c: int = tg.get_include()  # error: Incompatible types in assignment
+d: tg.Var = tape.vars([1.0, 2.0])[1:]  # error: Incompatible types in assignment

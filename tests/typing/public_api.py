@@ -25,10 +25,13 @@ def typed_values() -> list[float]:
         dw: float = tape.gradient(y, w)
         xs: tg.VarArray = tape.vars(np.linspace(0, 1, 5))
         shape: tuple[int, ...] = xs.shape
+        elements: list[tg.Var] = [xs[0] ** 2, xs[1], *xs]  # an integer index gives a Var
+        tail: tg.VarArray = xs[1:]
         values: npt.NDArray[np.float64] = xs.value
         plain: float = tg.sin(0.5) + tg.hypot(3.0, 4)  # numbers in, floats out
         big: bool = y > 0.0 and w <= y and y != 1.0
-        return [dw, float(y), y.value, plain, float(big), float(len(shape)), float(values.sum()), float(y.index)]
+        return [dw, float(y), y.value, plain, float(big), float(len(shape)), float(values.sum()), float(y.index),
+                float(len(elements) + tail.size)]
 
 
 def functional() -> tuple[float, float, float]:
