@@ -385,9 +385,9 @@ def sum(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, keep
         **kw: Any) -> Any:
     """numpy.sum (one reduce entry). A full sum gives a Var.
 
-    >>> import tapegrad as tg
-    >>> tg.grad(lambda x: tg.sum(x * x))([1.0, 2.0])
-    [2.0, 4.0]
+    >>> import numpy as np, tapegrad as tg
+    >>> tg.grad(lambda x: tg.sum(x * x, axis=0))(np.array([1.0, 2.0]))
+    array([2., 4.])
     """
     _no_extras("sum", out=out, dtype=dtype, **kw)
     return _reduce("sum", "sum", a, axis, keepdims, np.sum)
@@ -432,7 +432,7 @@ def logsumexp(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:
     derivative is the softmax).
 
     >>> import tapegrad as tg
-    >>> round(tg.logsumexp([1000.0, 1000.0]), 6)
+    >>> round(float(tg.logsumexp([1000.0, 1000.0])), 6)
     1000.693147
     """
     return _reduce("logsumexp", "logsumexp", a, axis, keepdims, _logsumexp_numpy)
