@@ -6,7 +6,8 @@ import importlib
 
 import pytest
 
-MODULES = ["tapegrad", "tapegrad._api", "tapegrad._arrays", "tapegrad._check", "tapegrad._pytree", "tapegrad._tape"]
+MODULES = ["tapegrad", "tapegrad._api", "tapegrad._check", "tapegrad._copies", "tapegrad._products", "tapegrad._pytree",
+           "tapegrad._reductions", "tapegrad._tape", "tapegrad._views"]
 
 
 @pytest.mark.parametrize("name", MODULES)
