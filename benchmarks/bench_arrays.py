@@ -171,7 +171,7 @@ def main() -> None:
     loop_vg = tg.value_and_grad(rosen_loop)
     v, g = loop_vg(xs)
     np.testing.assert_allclose(g, rosen_grad_numpy(xs)[1], rtol=1e-12, atol=1e-9)
-    rounds = max(5, a.rounds // 10)
+    rounds = max(5, a.rounds // 4)
     print(f"\n## The same function as a scalar Python loop over x[i], n = {n:,} ({rounds} rounds)\n")
     table(round_robin({
         "plain floats (a list)": lambda: rosen_loop(floats),
