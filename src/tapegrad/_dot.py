@@ -200,8 +200,12 @@ def graph(f: Callable[..., Any], *args: Any, names: Mapping[str, Named] | None =
     except (TypeError, ValueError):  # builtins and some callables have no signature
         params = []
     tape = Tape()
-    inputs = [_watch(tape, a, i) for i, a in enumerate(args)]
-    for i, v in enumerate(inputs):
-        name(v, params[i] if i < len(params) else f"x{i}")
+    inputs = []
+    for i, a in enumerate(args):
+        arg, leaves, _ = _watch(tape, a, i)  # arg may be a pytree; its leaves are what get names
+        label = params[i] if i < len(params) else f"x{i}"
+        for k, leaf in enumerate(leaves):
+            name(leaf, label if len(leaves) == 1 else f"{label}.{k}")
+        inputs.append(arg)
     y = _scalar_output(f(*inputs))
     return to_dot(tape, y if isinstance(y, Var) else None, names, max_nodes)

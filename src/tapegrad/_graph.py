@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar, Union
 import numpy as np
 
 from . import _core
-from ._var import Var, VarArray, _slot_of, _slots_of
+from ._array import VarArray, _slots_of
+from ._var import Var, _slot_of
 
 if TYPE_CHECKING:  # (_tape imports this module)
     from ._tape import Tape

@@ -8,7 +8,8 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core, _dot, _graph
-from ._var import Var, VarArray, _new_var, _new_vars, _slot_of, _slots_of
+from ._array import VarArray, _new_vars, _slots_of
+from ._var import Var, _new_var, _slot_of
 
 # A list or tuple gives a list of gradients (other sequences are not taken apart).
 Wrt = Union[Var, VarArray, list[Union[Var, VarArray]], tuple[Union[Var, VarArray], ...]]

@@ -22,18 +22,6 @@ cdef class Var:
     cdef uint32_t generation
 
 
-cdef class VarArray:
-    cdef Tape* ctape
-    cdef object owner
-    cdef uint32_t generation
-    cdef index_t first
-    cdef tuple _shape
-    cdef tuple _strides  # in slots, one per axis
-    cdef Py_ssize_t _size
-
-    cdef int _check(self) except -1
-
-
 # The Var of node `node` of `tape` (a tapegrad.Tape), e.g. recorded by C code.
 cdef Var var_at(object tape, index_t node)
 # The C++ tape of `v`, after checking that `v` is not stale (StaleVarError).

@@ -37,6 +37,7 @@ cdef extern from "tapegrad/tape.hpp" namespace "tapegrad" nogil:
         double value(index_t)
         const double* values()
         index_t push_input(double) except +translate_exception
+        index_t push_inputs(const double*, index_t) except +translate_exception
         void reset() except +translate_exception
         # Reverse sweep: `adjoint` holds size >= out + 1 doubles, zero except the
         # seeds (adjoint[out] = 1 for a gradient); afterwards adjoint[i] is the
