@@ -108,6 +108,32 @@ def test_an_entry_with_zero_adjoint_passes_nothing_back_even_through_inf():
     assert np.all(dX == 0) and np.all(dW == 0) and np.all(db == 0)
 
 
+@pytest.mark.parametrize("act", ACTS)
+def test_outputs_with_zero_adjoint_pass_exactly_zero_through_inf_and_nan(act):
+    """As on the scalar tape: 0 * inf contributes 0, a nonzero adjoint meets the inf."""
+    X = np.array([[1.0, 2.0], [np.nan, 1.0], [0.5, -1.0]])
+    W = np.array([[np.inf, 1.0, 0.5], [1.0, 2.0, -1.0]])
+    Y = _core._dense_forward(X, W, np.zeros(3), act)
+    dY = np.zeros_like(Y)
+    dY[2, 1] = 1.5  # only output (2, 1) is on the path; its column of W and row of X are finite
+    dX, dW, db = _core._dense_backward(X, W, Y, dY, act, True)
+    dz = 1.5 * reference_derivative(np.array([0.5 * 1.0 - 1.0 * 2.0]), act)[0]
+    want_dX = np.zeros_like(X)
+    want_dX[2] = dz * W[:, 1]
+    want_dW = np.zeros_like(W)
+    want_dW[:, 1] = dz * X[2]
+    want_db = np.array([0.0, dz, 0.0])
+    np.testing.assert_allclose(dX, want_dX, rtol=1e-14)
+    np.testing.assert_allclose(dW, want_dW, rtol=1e-14)
+    np.testing.assert_allclose(db, want_db, rtol=1e-14)
+    dY[0, 0] = 1.0  # now an inf weight is on the path
+    dX, dW, db = _core._dense_backward(X, W, Y, dY, act, True)
+    if act in ("tanh", "sigmoid"):  # saturated at z = inf: derivative 0, nothing passes
+        np.testing.assert_allclose(dX, want_dX, rtol=1e-14)
+    else:  # derivative 1 at z = inf: the inf weight reaches dX, as it would on the scalar tape
+        assert dX[0, 0] == np.inf
+
+
 def test_fast_tanh_is_within_4_ulp_of_libm(rng):
     x = np.concatenate([
         rng.uniform(-25, 25, 200_000),

@@ -77,7 +77,7 @@ py::array_t<double> forward(Array x, Array w, std::optional<Array> b, const std:
 // (dX or None, dW, db) for the layer that gave y, with y's adjoint dy.
 py::tuple backward(Array x, Array w, py::array_t<double, py::array::c_style | py::array::forcecast> y,
                    py::array_t<double, py::array::c_style | py::array::forcecast> dy, const std::string& act,
-                   bool want_dx) {
+                   bool want_dx, bool assume_finite) {
     const auto xm = matrix_of(x, "X"), wm = matrix_of(w, "W");
     const auto kind = activation::from_name(act);
     if (xm.cols != wm.rows)
@@ -98,7 +98,7 @@ py::tuple backward(Array x, Array w, py::array_t<double, py::array::c_style | py
     const double *yp = y.data(), *dyp = dy.data();
     {
         py::gil_scoped_release release;
-        dense::backward(xm, wm, yp, dyp, kind, g);
+        dense::backward(xm, wm, yp, dyp, kind, g, assume_finite);
     }
     return py::make_tuple(dx ? py::object(*dx) : py::object(py::none()), dw, db);
 }
@@ -131,7 +131,9 @@ void register_dense(py::module_& m) {
     m.def("_dense_forward", &forward, py::arg("x"), py::arg("w"), py::arg("b"), py::arg("activation"),
           "act(x @ w + b) by the dense kernel, on ndarrays.");
     m.def("_dense_backward", &backward, py::arg("x"), py::arg("w"), py::arg("y"), py::arg("dy"), py::arg("activation"),
-          py::arg("want_dx"), "(dx or None, dw, db) of the dense layer whose output y has adjoint dy.");
+          py::arg("want_dx"), py::arg("assume_finite") = false,
+          "(dx or None, dw, db) of the dense layer whose output y has adjoint dy. assume_finite: what the "
+          "forward learnt (x @ w + b finite); False always works.");
     m.def("_activation", &apply, py::arg("z"), py::arg("activation"), "act(z) by the kernel's elementwise loop.");
 }
 

@@ -99,18 +99,31 @@ inline double fast_tanh(double x) noexcept {
 
 namespace {  // internal linkage: each module gets its own clones and resolver
 
-[[maybe_unused]] TG_VECTOR_CLONES void tanh_in_place(double* y, std::int64_t n) noexcept {
-    for (std::int64_t i = 0; i < n; ++i) y[i] = detail::fast_tanh(y[i]);
+// y = tanh(y); returns whether every y was finite before (see apply()).
+[[maybe_unused]] TG_VECTOR_CLONES bool tanh_in_place(double* y, std::int64_t n) noexcept {
+    bool finite = true;
+    for (std::int64_t i = 0; i < n; ++i) {
+        finite &= std::fabs(y[i]) <= 0x1.fffffffffffffp1023;  // false for inf and NaN
+        y[i] = detail::fast_tanh(y[i]);
+    }
+    return finite;
 }
 
-// dz = dy * act'(y) for the elementwise activations, from the output y.
+[[maybe_unused]] TG_VECTOR_CLONES bool all_finite(const double* y, std::int64_t n) noexcept {
+    bool finite = true;
+    for (std::int64_t i = 0; i < n; ++i) finite &= std::fabs(y[i]) <= 0x1.fffffffffffffp1023;
+    return finite;
+}
+
+// dz = g * act'(y) for the elementwise activations, from the output y; an
+// output with adjoint 0 passes exactly 0 (not 0 * NaN), as on the scalar tape.
 #define TG_DERIV_LOOP(name, dy_expr)                                                                      \
     [[maybe_unused]] TG_VECTOR_CLONES void name##_adjoint(double* dz, const double* g, const double* yv, \
                                                           std::int64_t n) noexcept {                     \
         for (std::int64_t i = 0; i < n; ++i) {                                                           \
             const double y = yv[i];                                                                      \
             (void)y;                                                                                     \
-            dz[i] = g[i] * (dy_expr);                                                                    \
+            dz[i] = g[i] == 0.0 ? 0.0 : g[i] * (dy_expr);                                                \
         }                                                                                                \
     }
 TG_ACTIVATIONS(TG_DERIV_LOOP)
@@ -118,15 +131,18 @@ TG_ACTIVATIONS(TG_DERIV_LOOP)
 
 }  // namespace
 
-// y = act(y) over n values.
-inline void apply(Kind kind, double* y, std::int64_t n) {
+// y = act(y) over n values. Returns whether all n inputs were finite, which
+// the dense layer learns here at no extra pass over memory (see dense.hpp).
+inline bool apply(Kind kind, double* y, std::int64_t n) {
+    if (kind == Kind::tanh) return tanh_in_place(y, n);
+    const bool finite = all_finite(y, n);
     switch (kind) {
-        case Kind::identity: return;
-        case Kind::tanh: tanh_in_place(y, n); return;
-        case Kind::sigmoid: for (std::int64_t i = 0; i < n; ++i) y[i] = formula::sigmoid(y[i]); return;
-        case Kind::relu: for (std::int64_t i = 0; i < n; ++i) y[i] = formula::relu(y[i]); return;
-        case Kind::softplus: for (std::int64_t i = 0; i < n; ++i) y[i] = formula::softplus(y[i]); return;
+        case Kind::identity: case Kind::tanh: break;
+        case Kind::sigmoid: for (std::int64_t i = 0; i < n; ++i) y[i] = formula::sigmoid(y[i]); break;
+        case Kind::relu: for (std::int64_t i = 0; i < n; ++i) y[i] = formula::relu(y[i]); break;
+        case Kind::softplus: for (std::int64_t i = 0; i < n; ++i) y[i] = formula::softplus(y[i]); break;
     }
+    return finite;
 }
 
 // dz = g * act'(z), act' taken from the output y = act(z).

@@ -91,13 +91,30 @@ inline Layout layout_of(const Matrix<T>& m) noexcept {
 // allocation per product would page-fault every time). Kept at the largest
 // size used so far; threads never share it. One buffer per use, since these
 // are live at the same time.
-enum Scratch : std::size_t { scratch_a, scratch_b, scratch_c, scratch_dz, scratch_count };
+enum Scratch : std::size_t { scratch_a, scratch_b, scratch_c, scratch_dz, scratch_g, scratch_clean, scratch_count };
+
+inline Buffer<double>* scratch_buffers() {
+    thread_local Buffer<double> buffers[scratch_count];
+    return buffers;
+}
 
 inline double* scratch(Scratch slot, std::size_t count) {
-    thread_local Buffer<double> buffers[scratch_count];
-    buffers[slot].reserve(std::max<std::size_t>(count, 1));
-    return buffers[slot].data();
+    Buffer<double>& b = scratch_buffers()[slot];
+    b.reserve(std::max<std::size_t>(count, 1));
+    return b.data();
 }
+
+}  // namespace detail
+
+// Make this thread's scratch hold `count` doubles per use, so that products of
+// up to that many elements per operand allocate nothing: a reverse sweep,
+// which must not throw once started, calls this first (std::bad_alloc here is
+// a clean MemoryError). Address space only: untouched pages cost no RAM.
+inline void reserve_scratch(std::size_t count) {
+    for (std::size_t s = 0; s < detail::scratch_count; ++s) detail::scratch(static_cast<detail::Scratch>(s), count);
+}
+
+namespace detail {
 
 // m copied row-major into scratch `slot`, when BLAS cannot read it in place.
 inline ConstMatrix readable(const ConstMatrix& m, Scratch slot) {

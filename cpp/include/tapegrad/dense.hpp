@@ -10,6 +10,7 @@
 // Pure C++: callers release the GIL around it.
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -37,8 +38,10 @@ inline void check_shapes(const ConstMatrix& x, const ConstMatrix& w, std::int64_
 }
 
 // y (x.rows x w.cols, row-major, contiguous) = act(x w + b). y must not
-// overlap x, w or b.
-inline void forward(const ConstMatrix& x, const ConstMatrix& w, Vector<const double> b, activation::Kind act,
+// overlap x, w or b. Returns whether x w + b came out finite everywhere:
+// then x and w hold no inf or NaN (one in x spoils its whole row of x w, one
+// in w its whole column), and the backward may skip looking for them.
+inline bool forward(const ConstMatrix& x, const ConstMatrix& w, Vector<const double> b, activation::Kind act,
                     double* y) {
     check_shapes(x, w, w.cols);
     const std::int64_t rows = x.rows, n_out = w.cols;
@@ -47,8 +50,32 @@ inline void forward(const ConstMatrix& x, const ConstMatrix& w, Vector<const dou
             for (std::int64_t j = 0; j < n_out; ++j) y[i * n_out + j] = b.data[j * b.stride];
     }
     blas::gemm(1.0, x, w, b.data ? 1.0 : 0.0, blas::dense_view(y, rows, n_out));
-    activation::apply(act, y, rows * n_out);
+    return activation::apply(act, y, rows * n_out);
 }
+
+namespace detail {
+
+// c += a b where b may hold inf or NaN and a zero in a must pass exactly 0
+// (the tape's rule for outputs whose adjoint is 0): BLAS multiplies a by b
+// with those entries zeroed, then each of them is added where a is nonzero.
+inline void add_product_zero_safe(const ConstMatrix& a, const ConstMatrix& b, const MutMatrix& c) {
+    double* clean = blas::detail::scratch(blas::detail::scratch_clean, static_cast<std::size_t>(b.size()));
+    for (std::int64_t k = 0; k < b.rows; ++k)
+        for (std::int64_t j = 0; j < b.cols; ++j) {
+            const double v = b(k, j);
+            clean[k * b.cols + j] = std::isfinite(v) ? v : 0.0;
+        }
+    blas::gemm(1.0, a, blas::dense_view<const double>(clean, b.rows, b.cols), 1.0, c);
+    for (std::int64_t k = 0; k < b.rows; ++k)
+        for (std::int64_t j = 0; j < b.cols; ++j) {
+            const double v = b(k, j);
+            if (std::isfinite(v)) continue;
+            for (std::int64_t i = 0; i < a.rows; ++i)
+                if (a(i, k) != 0.0) c(i, j) += a(i, k) * v;
+        }
+}
+
+}  // namespace detail
 
 // Where the backward adds its results; a null data pointer means "not wanted"
 // (an ndarray X is a constant: no dX product at all).
@@ -58,14 +85,14 @@ struct Gradients {
     Vector<double> db;
 };
 
-// Adds the layer's contributions into g, given the forward's output y and its
-// adjoint dy (both row-major contiguous, x.rows x w.cols).
+// Adds the layer's contributions into g, given the forward's output y, its
+// adjoint dy (both row-major contiguous, x.rows x w.cols) and what forward
+// returned (false is always safe: it only costs a scan of x and w).
 inline void backward(const ConstMatrix& x, const ConstMatrix& w, const double* y, const double* dy,
-                     activation::Kind act, const Gradients& g) {
+                     activation::Kind act, const Gradients& g, bool finite) {
     check_shapes(x, w, w.cols);
     const std::int64_t rows = x.rows, n_out = w.cols, n = rows * n_out;
-    // An entry off the output's path passes exactly nothing back (as the
-    // scalar sweep does), also where W holds an inf that 0 * inf would spread.
+    // An entry off the output's path passes exactly nothing back.
     if (std::all_of(dy, dy + n, [](double v) { return v == 0.0; })) return;
     const double* dz = dy;
     if (act != activation::Kind::identity) {
@@ -74,8 +101,14 @@ inline void backward(const ConstMatrix& x, const ConstMatrix& w, const double* y
         dz = buf;
     }
     const ConstMatrix dzm = blas::dense_view(dz, rows, n_out);
-    if (g.dx.data) blas::gemm(1.0, dzm, w.transposed(), 1.0, g.dx);
-    if (g.dw.data) blas::gemm(1.0, x.transposed(), dzm, 1.0, g.dw);
+    if (g.dx.data) {  // dx += dz w^T
+        if (finite) blas::gemm(1.0, dzm, w.transposed(), 1.0, g.dx);
+        else detail::add_product_zero_safe(dzm, w.transposed(), g.dx);
+    }
+    if (g.dw.data) {  // dw += x^T dz, as dw^T += dz^T x so that x is the operand checked
+        if (finite) blas::gemm(1.0, x.transposed(), dzm, 1.0, g.dw);
+        else detail::add_product_zero_safe(dzm.transposed(), x, g.dw.transposed());
+    }
     if (g.db.data) {
         for (std::int64_t i = 0; i < rows; ++i)
             for (std::int64_t j = 0; j < n_out; ++j) g.db.data[j * g.db.stride] += dz[i * n_out + j];
