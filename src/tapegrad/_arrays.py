@@ -19,8 +19,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._array import (VarArray, elementwise, record_cumsum, record_gather, record_matmul, record_reduce, tape_of,
-                     var_view)
+from . import _blas, _core
+from ._array import (VarArray, elementwise, record_cumsum, record_dense, record_gather, record_matmul, record_reduce,
+                     tape_of, var_view)
 from ._var import Var
 
 try:
@@ -500,6 +501,17 @@ def _as_matrix(x: Any, row: bool) -> Any:
 
 _SIGNATURE = "(n?,k),(k,m?)->(n?,m?)"
 
+# Products of at least this many multiply-adds run as dense entries on BLAS
+# (entries/dense.hpp); smaller ones stay matmul entries, whose plain loops
+# beat a BLAS call's fixed cost there (see benchmarks/bench_mlp.py --matmul).
+_BLAS_AT = 4096
+_IDENTITY = _core.dense_activations.index("identity")
+
+
+def _on_blas(A: Any, B: Any) -> bool:
+    (m, k), n = _shape(A), _shape(B)[1]
+    return m * k * n >= _BLAS_AT and _blas.load(optional=True) is not None
+
 
 def matmul(a: ArrayLike, b: ArrayLike, out: Any = None, **kw: Any) -> Any:
     """numpy.matmul / the @ operator for vectors and matrices (one matmul entry):
@@ -520,7 +532,7 @@ def matmul(a: ArrayLike, b: ArrayLike, out: Any = None, **kw: Any) -> Any:
     if k_a != k_b:
         raise ValueError(f"matmul: Input operand 1 has a mismatch in its core dimension 0, with gufunc "
                          f"signature {_SIGNATURE} (size {k_b} is different from {k_a})")
-    c = record_matmul(A, B)
+    c = record_dense(A, B, None, _IDENTITY) if _on_blas(A, B) else record_matmul(A, B)
     if na == 1 and nb == 1:
         return c[0, 0]
     if na == 1:

@@ -19,7 +19,12 @@ import os
 import threading
 from typing import Any
 
-from . import _core
+from . import _array, _core
+
+# Every extension module that runs BLAS-backed kernels keeps its own pointer
+# (C++ symbols are private to each module): _array records dense entries,
+# _core sweeps them and serves the ndarray kernels.
+_MODULES = (_core, _array)
 
 _PACKAGE = "scipy_openblas32"
 _PREFIX = "scipy_"  # the wheel's symbol prefix: scipy_cblas_dgemm, ...
@@ -41,16 +46,25 @@ def _library_path() -> str:
     return os.path.join(lib_dir, names[0])
 
 
-def load() -> ctypes.CDLL:
-    """Load the BLAS (once) and hand its dgemm to the C++ kernels."""
+def load(optional: bool = False) -> ctypes.CDLL | None:
+    """Load the BLAS (once) and hand its dgemm to the C++ kernels. With
+    ``optional=True`` a missing scipy-openblas32 returns None instead of
+    raising (``import tapegrad`` does that; the first product then raises)."""
     global _lib
     if _lib is not None:
         return _lib
     with _lock:
         if _lib is None:
-            lib = ctypes.CDLL(_library_path())  # RTLD_LOCAL by default
-            dgemm = getattr(lib, _PREFIX + "cblas_dgemm")
-            _core._set_dgemm(ctypes.cast(dgemm, ctypes.c_void_p).value)
+            try:
+                path = _library_path()
+            except ImportError:
+                if optional:
+                    return None
+                raise
+            lib = ctypes.CDLL(path)  # RTLD_LOCAL by default
+            address = ctypes.cast(getattr(lib, _PREFIX + "cblas_dgemm"), ctypes.c_void_p).value
+            for module in _MODULES:
+                module._set_dgemm(address)
             _lib = lib
     return _lib
 
@@ -59,6 +73,7 @@ def info() -> dict[str, Any]:
     """Which BLAS runs tapegrad's matrix products: file, version string,
     the CPU kernel OpenBLAS picked (its ``corename``) and its thread count."""
     lib = load()
+    assert lib is not None
     for name, restype in (("openblas_get_config", ctypes.c_char_p), ("openblas_get_corename", ctypes.c_char_p),
                           ("openblas_get_num_threads", ctypes.c_int)):
         getattr(lib, _PREFIX + name).restype = restype

@@ -25,6 +25,8 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _blas, _core
+from ._array import VarArray, record_dense
+from ._var import Var
 
 #: The activations a dense layer knows, by name (None means "identity").
 ACTIVATIONS: tuple[str, ...] = tuple(_core.dense_activations)
@@ -59,25 +61,41 @@ def _as_float_array(a: Any, name: str) -> np.ndarray:
     return arr.astype(np.float64, copy=False)
 
 
+def _operand(a: Any, name: str) -> Any:
+    """A VarArray as it is, anything else as a float64 ndarray."""
+    if isinstance(a, VarArray):
+        return a
+    if isinstance(a, Var):
+        raise ValueError(f"dense: {name} must be an array, not a scalar Var")
+    return _as_float_array(a, name)
+
+
 def dense(X: Any, W: Any, b: Any = None, activation: str | None = None) -> Any:
-    """``act(X @ W + b)`` for a batch ``X`` (B, n_in), ``W`` (n_in, n_out) and
-    ``b`` (n_out,) or None, by one BLAS-backed kernel.
+    """``act(X @ W + b)`` for a batch ``X`` (B, n_in), weights ``W`` (n_in, n_out)
+    and bias ``b`` (n_out,) or None: one tape entry whose forward and backward
+    are BLAS matrix products (dX = dZ Wᵀ, dW = Xᵀ dZ, db = Σ dZ with
+    dZ = dY ⊙ act′ taken from the stored output).
 
-    >>> import numpy as np
+    >>> import numpy as np, tapegrad as tg
     >>> from tapegrad import nn
-    >>> nn.dense(np.ones((2, 3)), np.ones((3, 1)), np.zeros(1), "relu")
-    array([[3.],
-           [3.]])
+    >>> X = np.ones((2, 3))
+    >>> g = tg.grad(lambda W: nn.dense(X, W, None, "tanh").sum())(np.zeros((3, 1)))
+    >>> g.ravel()
+    array([2., 2., 2.])
 
-    With ndarrays only, the result is an ndarray. ``activation`` is one of
+    Any of X, W, b may be a VarArray (differentiated) or an ndarray (a
+    constant: an ndarray X costs no dX product); with ndarrays only, the
+    result is an ndarray, else a (B, n_out) VarArray. ``activation`` is one of
     ``ACTIVATIONS`` (``None`` is the identity).
     """
     act = _activation_name(activation)
-    X, W = _as_float_array(X, "X"), _as_float_array(W, "W")
-    b = None if b is None else _as_float_array(b, "b")
-    _check_shapes(X.shape, W.shape, None if b is None else b.shape)
+    X, W = _operand(X, "X"), _operand(W, "W")
+    b = None if b is None else _operand(b, "b")
+    _check_shapes(tuple(X.shape), tuple(W.shape), None if b is None else tuple(b.shape))
     _blas.load()
-    return _core._dense_forward(X, W, b, act)
+    if not any(isinstance(a, VarArray) for a in (X, W, b)):
+        return _core._dense_forward(X, W, b, act)
+    return record_dense(X, W, b, ACTIVATIONS.index(act))
 
 
 # ---- pytrees -------------------------------------------------------------------------

@@ -16,5 +16,5 @@ cdef extern from "tapegrad/tape.hpp" namespace "tapegrad" nogil:
         index_t push_input(double) except +
         index_t push_inputs(const double*, index_t) except +
         void reset() except +
-        void sweep(index_t out, double* adjoint)
+        void sweep(index_t out, double* adjoint) except +
         size_t nbytes()

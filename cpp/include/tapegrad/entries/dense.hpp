@@ -8,6 +8,8 @@
 // Geometry: M, K, N, X's strides (row, column), W's, then b's first slot, b's
 // stride, the bias mode and the activation.
 #pragma once
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
@@ -46,6 +48,13 @@ inline DenseOperands dense_operands(const Entry& e, const std::int64_t* g, const
 }
 
 }  // namespace detail
+
+// The most scratch (doubles per use, see blas::reserve_scratch) the backward
+// of the dense entry with geometry g may take: packed operands, dZ, padding.
+inline std::size_t dense_scratch_size(const std::int64_t* g) {
+    const std::int64_t M = g[0], K = g[1], N = g[2];
+    return static_cast<std::size_t>(std::max({M * N, M * K, K * N}));
+}
 
 // The output slots' partials are not used by the kernel (its backward reads
 // W, X and the outputs), except the first one's `a`, which keeps what the
