@@ -22,7 +22,7 @@ struct DenseOperand {
 };
 
 // act(X (M x K) @ W (K x N) + b) as one entry; `has_bias` false means no b.
-// X or W may be a constant, not both.
+// Any operand may be a constant, as long as one is not.
 inline Entry begin_dense(Tape& t, std::int64_t M, std::int64_t K, std::int64_t N, const DenseOperand& x,
                          const DenseOperand& w, bool has_bias, const DenseOperand& b, activation::Kind act) {
     if (M < 0 || K < 0 || N < 0) throw std::invalid_argument("tapegrad: negative dimension");
@@ -32,12 +32,13 @@ inline Entry begin_dense(Tape& t, std::int64_t M, std::int64_t K, std::int64_t N
     Entry e = detail::new_entry(EntryKind::dense, detail::entry_size(out_shape, 2));
     e.first = t.size();
     if (e.size == 0) return e;
-    if (x.constant && w.constant) throw std::invalid_argument("tapegrad: a dense entry needs a variable X or W");
+    const entries::Bias bias =
+        !has_bias ? entries::Bias::none : b.constant ? entries::Bias::constant : entries::Bias::variable;
+    if (x.constant && w.constant && bias != entries::Bias::variable)
+        throw std::invalid_argument("tapegrad: a dense entry needs a variable operand");
     const std::int64_t xshape[2] = {M, K}, xstr[2] = {x.rs, x.cs}, wshape[2] = {K, N}, wstr[2] = {w.rs, w.cs};
     if (K && !x.constant) detail::check_walk(t, x.first, 2, xshape, xstr);
     if (K && !w.constant) detail::check_walk(t, w.first, 2, wshape, wstr);
-    const entries::Bias bias =
-        !has_bias ? entries::Bias::none : b.constant ? entries::Bias::constant : entries::Bias::variable;
     if (bias == entries::Bias::variable) detail::check_walk(t, b.first, 1, &N, &b.rs);
     e.a = x.first;
     e.b = w.first;
