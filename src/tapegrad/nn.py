@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _blas, _core
-from ._array import VarArray, record_dense
+from ._array import VarArray, record_dense, record_reduce
 from ._var import Var
 
 #: The activations a dense layer knows, by name (None means "identity").
@@ -182,7 +182,11 @@ def mse(pred: Any, target: npt.ArrayLike) -> Any:
     if tuple(pred.shape) != target.shape:
         raise ValueError(f"mse: prediction of shape {tuple(pred.shape)} and target of shape {target.shape} differ")
     d = pred - target
-    return (d * d).mean()
+    if not isinstance(d, VarArray) or d.size == 0:
+        return np.mean(d * d)
+    # d is a fresh contiguous array: one full-sum entry scaled by 1/n (what
+    # .mean() records too, without its axis handling: a training step's worth)
+    return record_reduce(d * d, 0, "sum", 1.0 / d.size)
 
 
 def sgd(params: Any, grads: Any, lr: float = 0.01) -> Any:

@@ -99,20 +99,28 @@ inline double fast_tanh(double x) noexcept {
 
 namespace {  // internal linkage: each module gets its own clones and resolver
 
+// 1 for inf and NaN (all exponent bits set), else 0. An integer OR over a
+// loop vectorises; a `bool &=` reduction stops GCC from vectorising the loop
+// (measured: the tanh loop below ran 6x slower with one).
+inline std::uint64_t non_finite(double v) noexcept {
+    constexpr std::uint64_t exponent = 0x7ff0000000000000ull;
+    return (detail::to_bits(v) & exponent) == exponent;
+}
+
 // y = tanh(y); returns whether every y was finite before (see apply()).
 [[maybe_unused]] TG_VECTOR_CLONES bool tanh_in_place(double* y, std::int64_t n) noexcept {
-    bool finite = true;
+    std::uint64_t bad = 0;
     for (std::int64_t i = 0; i < n; ++i) {
-        finite &= std::fabs(y[i]) <= 0x1.fffffffffffffp1023;  // false for inf and NaN
+        bad |= non_finite(y[i]);
         y[i] = detail::fast_tanh(y[i]);
     }
-    return finite;
+    return !bad;
 }
 
 [[maybe_unused]] TG_VECTOR_CLONES bool all_finite(const double* y, std::int64_t n) noexcept {
-    bool finite = true;
-    for (std::int64_t i = 0; i < n; ++i) finite &= std::fabs(y[i]) <= 0x1.fffffffffffffp1023;
-    return finite;
+    std::uint64_t bad = 0;
+    for (std::int64_t i = 0; i < n; ++i) bad |= non_finite(y[i]);
+    return !bad;
 }
 
 // dz = g * act'(y) for the elementwise activations, from the output y; an
