@@ -14,3 +14,4 @@ cdef class VarArray:
     cdef Py_ssize_t _size
 
     cdef int _check(self) except -1
+    cdef object _sliced(self, slice key)

@@ -353,6 +353,8 @@ cdef object _binary(str name, object a, object b):
         return NotImplemented
     if oa.kind == K_OBJECT or ob.kind == K_OBJECT:
         return _object_loop(name, (a, b))
+    if name == "power" and ob.kind == K_SCALAR and ob.scalar == 2.0 and oa.kind == K_SLOTS:
+        return _unary("square", a)  # x ** 2 records square: same value and partial, and no pow branch per element
     codes = _BINARY[name]
     nd = _broadcast(&oa, &ob, shape)
     if oa.kind == K_SLOTS and ob.kind == K_SLOTS:
@@ -537,12 +539,22 @@ cdef class VarArray:
             if i < 0:
                 i += d
             return _var_at(self, self.first + i * <Py_ssize_t>self._strides[0])
+        if type(key) is slice and self._shape:  # x[a:b]: a view along axis 0
+            return self._sliced(<slice>key)
         if type(key) is not tuple:
             key = (key,)
         if _is_basic_key(key):
             return self._basic_index(key)
         from tapegrad._arrays import take_slots
         return take_slots(self, key)
+
+    cdef object _sliced(self, slice key):
+        cdef Py_ssize_t start, stop, step, n, stride = self._strides[0]
+        cdef Py_ssize_t d = self._shape[0]
+        start, stop, step = key.indices(d)
+        n = len(range(start, stop, step))
+        return _make_array(self.owner, self.ctape, self.generation, <index_t>(self.first + start * stride),
+                           (n,) + self._shape[1:], (stride * step,) + self._strides[1:])
 
     def _basic_index(self, tuple key):
         cdef Py_ssize_t i, d
@@ -682,6 +694,8 @@ cdef class VarArray:
         return squeeze(self, axis)
 
     def sum(self, axis=None, keepdims=False):
+        if axis is None and not keepdims and self._size:  # the common full reduction, without Python glue
+            return record_reduce(self, 0, "sum")
         from tapegrad._arrays import sum
         return sum(self, axis, keepdims=keepdims)
 
@@ -690,14 +704,20 @@ cdef class VarArray:
         return mean(self, axis, keepdims=keepdims)
 
     def prod(self, axis=None, keepdims=False):
+        if axis is None and not keepdims and self._size:  # the common full reduction, without Python glue
+            return record_reduce(self, 0, "prod")
         from tapegrad._arrays import prod
         return prod(self, axis, keepdims=keepdims)
 
     def max(self, axis=None, keepdims=False):
+        if axis is None and not keepdims and self._size:  # the common full reduction, without Python glue
+            return record_reduce(self, 0, "max")
         from tapegrad._arrays import max
         return max(self, axis, keepdims=keepdims)
 
     def min(self, axis=None, keepdims=False):
+        if axis is None and not keepdims and self._size:  # the common full reduction, without Python glue
+            return record_reduce(self, 0, "min")
         from tapegrad._arrays import min
         return min(self, axis, keepdims=keepdims)
 

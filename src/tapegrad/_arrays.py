@@ -83,9 +83,12 @@ def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
     if not isinstance(a, VarArray):
         return a if isinstance(a, Var) else np.transpose(a, axes)
     nd = a.ndim
-    perm = tuple(range(nd))[::-1] if axes is None else tuple(int(x) % nd if -nd <= int(x) < nd else nd for x in axes)
-    if sorted(perm) != list(range(nd)):
-        raise ValueError("axes don't match array")
+    if axes is None:
+        perm = range(nd - 1, -1, -1)
+    else:
+        perm = [int(x) % nd if -nd <= int(x) < nd else nd for x in axes]
+        if sorted(perm) != list(range(nd)):
+            raise ValueError("axes don't match array")
     first, shape, strides = a._view()
     return a._restrided(tuple(shape[p] for p in perm), tuple(strides[p] for p in perm))
 
@@ -372,7 +375,7 @@ def _reduce(name: str, how: str, a: ArrayLike, axis: Any, keepdims: bool,
         raise ValueError(f"zero-size array to reduction operation {'maximum' if how == 'max' else 'minimum'} "
                          "which has no identity")
     scale = (1.0 / count if count else math.nan) if mean else 1.0
-    out = record_reduce(transpose(a, kept + list(axes)), len(kept), how, scale)
+    out = record_reduce(transpose(a, kept + list(axes)) if kept else a, len(kept), how, scale)
     if keepdims:
         out = expand_dims(out, axes) if axes else out
     return out

@@ -36,6 +36,7 @@ inline void forward_entry(const Entry& e, const EntryList& list, T* values, PP* 
         case EntryKind::gather: entries::forward_gather(e, list.indices.data(), values, partials); return;
         case EntryKind::matmul: entries::forward_matmul(e, geometry, list.constants.data(), values); return;
         case EntryKind::cumsum: entries::forward_cumsum(e, geometry, values); return;
+        case EntryKind::inputs: return;  // their values are given
         case EntryKind::dense: entries::forward_dense(e, geometry, list.constants.data(), values, partials); return;
     }
 }
@@ -56,6 +57,7 @@ inline void backward_entry(const Entry& e, const EntryList& list, const PP* part
             entries::backward_matmul(e, geometry, list.constants.data(), values, g, count, adj);
             return;
         case EntryKind::cumsum: entries::backward_cumsum(e, geometry, g, count, adj); return;
+        case EntryKind::inputs: return;  // no parents
         case EntryKind::dense:
             entries::backward_dense(e, geometry, list.constants.data(), partials, values, g, count, adj);
             return;

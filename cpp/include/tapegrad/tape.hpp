@@ -126,11 +126,21 @@ public:
 
     // ---- array entries (entries.hpp; recorded by arrays.hpp) ----
 
-    // `count` input nodes holding values[0..count) in one go; returns the first.
+    // `count` input nodes holding values[0..count) in one go; returns the
+    // first. A block of them is also an entry (EntryKind::inputs) that the
+    // sweep skips: the scalar loop would spend ~2 ns a node adding zeros into sinks.
     index_t push_inputs(const double* values, index_t count) {
         const index_t first = reserve_slots(count, Op::input);
         for (index_t i = 0; i < count; ++i) partials_[first + i] = Partials{0.0, 0.0};
         if (count) std::memcpy(value_.data() + first, values, count * sizeof(double));
+        if (count > 1) {
+            Entry e{};
+            e.kind = EntryKind::inputs;
+            e.first = first;
+            e.size = count;
+            std::lock_guard<std::mutex> hold(storage_mutex_);  // a sweep in another thread reads the list
+            entries_.list[entries_.list.extend(1)] = e;
+        }
         return first;
     }
 

@@ -25,6 +25,7 @@ enum class EntryKind : std::uint8_t {
     gather,       // out[j] = in[src[j]] or a constant: fancy indexing, concatenate, stack, where, clip
     matmul,       // (M x K) @ (K x N); vectors are 1-row or 1-column views
     cumsum,       // running sum along the last axis of its space
+    inputs,       // a block of input nodes (Op::input): nothing to sweep, so the sweep skips it
     dense,        // act(X @ W + b) on BLAS (entries/dense.hpp): dense layers, large matmuls
 };
 
