@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import tapegrad as tg
-from tapegrad import _arrays, nn
+from tapegrad import _arrays, _core, nn
 
 ACTS = nn.ACTIVATIONS
 SCALAR_ACT = {"identity": lambda z: z, "tanh": tg.tanh, "sigmoid": tg.sigmoid, "relu": tg.relu,
@@ -79,6 +79,7 @@ def test_dense_is_one_entry_of_batch_times_n_out_slots(rng):
         y = nn.dense(X, w, c, "tanh")
         assert isinstance(y, tg.VarArray) and y.shape == (8, 4)
         assert tape.num_nodes - before == 8 * 4
+        assert _core._entry_counts(tape)["dense"] == 1
         np.testing.assert_allclose(y.value, np.tanh(X @ W + b), rtol=1e-14)
 
 

@@ -71,3 +71,21 @@ def test_adam_minimises_a_quadratic():
     for _ in range(500):
         p, s = nn.adam(p, {"x": 2 * p["x"]}, s, lr=0.05)
     assert np.abs(p["x"]).max() < 1e-2
+
+
+def test_cross_entropy_value_gradient_and_errors(rng):
+    import tapegrad as tg
+
+    logits, labels = rng.normal(size=(6, 4)) * 3, np.array([0, 3, 1, 1, 2, 3])
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    assert abs(nn.cross_entropy(logits, labels) + logp[np.arange(6), labels].mean()) < 1e-14
+    g = tg.grad(lambda z: nn.cross_entropy(z, labels))(logits)
+    want = np.exp(logp)
+    want[np.arange(6), labels] -= 1
+    np.testing.assert_allclose(g, want / 6, rtol=1e-12, atol=1e-15)
+    assert np.isfinite(nn.cross_entropy(np.array([[1000.0, -1000.0]]), [1]))  # stable
+    with pytest.raises(ValueError, match=r"labels of shape \(6,\)"):
+        nn.cross_entropy(logits, labels[:5])
+    with pytest.raises(ValueError, match=r"integers in \[0, 4\)"):
+        nn.cross_entropy(logits, labels + 1)

@@ -189,6 +189,30 @@ def mse(pred: Any, target: npt.ArrayLike) -> Any:
     return record_reduce(d * d, 0, "sum", 1.0 / d.size)
 
 
+def cross_entropy(logits: Any, labels: npt.ArrayLike) -> Any:
+    """Mean softmax cross-entropy of ``logits`` (B, classes) against integer
+    ``labels`` (B,): ``mean(logsumexp(logits, axis=1) - logits[i, labels[i]])``,
+    stable for large logits (a Var when ``logits`` is on a tape).
+
+    >>> import numpy as np
+    >>> round(float(cross_entropy(np.array([[0.0, 0.0], [10.0, 0.0]]), [1, 0])), 6)
+    0.346599
+    """
+    labels = np.asarray(labels)
+    shape = tuple(logits.shape)
+    if len(shape) != 2 or labels.shape != shape[:1]:
+        raise ValueError(f"cross_entropy: logits of shape {shape} need labels of shape ({shape[0] if shape else '?'},), "
+                         f"got {labels.shape}")
+    if labels.dtype.kind not in "iu" or (labels.size and (labels.min() < 0 or labels.max() >= shape[1])):
+        raise ValueError(f"cross_entropy: labels must be integers in [0, {shape[1]}), got {labels.dtype} "
+                         f"values {labels.min() if labels.size else ''}..{labels.max() if labels.size else ''}")
+    chosen = np.zeros(shape)
+    chosen[np.arange(shape[0]), labels] = 1.0
+    from ._arrays import logsumexp
+    # the chosen logits as a weighted sum: one elementwise and one reduce entry, no gather
+    return (logsumexp(logits, axis=1).sum() - (logits * chosen).sum()) / shape[0]
+
+
 def sgd(params: Any, grads: Any, lr: float = 0.01) -> Any:
     """One step of gradient descent: ``params - lr * grads``, leaf by leaf (a new pytree).
 
@@ -222,4 +246,4 @@ def adam(params: Any, grads: Any, state: dict[str, Any], lr: float = 1e-3, b1: f
     return new, {"step": t, "m": m, "v": v}
 
 
-__all__ = ["ACTIVATIONS", "MLP", "adam", "adam_init", "dense", "glorot", "mlp", "mse", "sgd"]
+__all__ = ["ACTIVATIONS", "MLP", "adam", "adam_init", "cross_entropy", "dense", "glorot", "mlp", "mse", "sgd"]
