@@ -34,11 +34,16 @@ ACTIVATIONS: tuple[str, ...] = tuple(_core.dense_activations)
 Params = list[dict[str, np.ndarray]]
 
 
-def _activation_name(activation: str | None) -> str:
-    name = "identity" if activation is None else activation
-    if name not in ACTIVATIONS:
+# activation name (None: identity) -> the code record_dense takes
+_CODES: dict[str | None, int] = {name: i for i, name in enumerate(ACTIVATIONS)}
+_CODES[None] = _CODES["identity"]
+
+
+def _activation_code(activation: str | None) -> int:
+    code = _CODES.get(activation, -1) if isinstance(activation, (str, type(None))) else -1
+    if code < 0:
         raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)} or None")
-    return name
+    return code
 
 
 def _check_shapes(x_shape: tuple, w_shape: tuple, b_shape: tuple | None) -> None:
@@ -54,20 +59,14 @@ def _check_shapes(x_shape: tuple, w_shape: tuple, b_shape: tuple | None) -> None
                          f"b must have shape ({w_shape[1]},)")
 
 
-def _as_float_array(a: Any, name: str) -> np.ndarray:
+def _operand(a: Any, name: str) -> np.ndarray:
+    """A constant operand as a float64 ndarray."""
+    if isinstance(a, Var):
+        raise ValueError(f"dense: {name} must be an array, not a scalar Var")
     arr = np.asarray(a)
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"dense: {name} must be a real array, not {arr.dtype}")
     return arr.astype(np.float64, copy=False)
-
-
-def _operand(a: Any, name: str) -> Any:
-    """A VarArray as it is, anything else as a float64 ndarray."""
-    if isinstance(a, VarArray):
-        return a
-    if isinstance(a, Var):
-        raise ValueError(f"dense: {name} must be an array, not a scalar Var")
-    return _as_float_array(a, name)
 
 
 def dense(X: Any, W: Any, b: Any = None, activation: str | None = None) -> Any:
@@ -88,14 +87,23 @@ def dense(X: Any, W: Any, b: Any = None, activation: str | None = None) -> Any:
     result is an ndarray, else a (B, n_out) VarArray. ``activation`` is one of
     ``ACTIVATIONS`` (``None`` is the identity).
     """
-    act = _activation_name(activation)
-    X, W = _operand(X, "X"), _operand(W, "W")
-    b = None if b is None else _operand(b, "b")
-    _check_shapes(tuple(X.shape), tuple(W.shape), None if b is None else tuple(b.shape))
-    _blas.load()
-    if not any(isinstance(a, VarArray) for a in (X, W, b)):
-        return _core._dense_forward(X, W, b, act)
-    return record_dense(X, W, b, ACTIVATIONS.index(act))
+    code = _activation_code(activation)
+    # A training step calls this per layer: VarArrays and float64 ndarrays pass
+    # through without conversions.
+    if type(X) is not VarArray:
+        X = _operand(X, "X")
+    if type(W) is not VarArray:
+        W = _operand(W, "W")
+    if b is not None and type(b) is not VarArray:
+        b = _operand(b, "b")
+    xs, ws = X.shape, W.shape
+    if len(xs) != 2 or len(ws) != 2 or xs[1] != ws[0] or (b is not None and b.shape != (ws[1],)):
+        _check_shapes(tuple(xs), tuple(ws), None if b is None else tuple(b.shape))
+    if _blas._lib is None:
+        _blas.load()  # raises, naming the package to install
+    if type(X) is VarArray or type(W) is VarArray or type(b) is VarArray:
+        return record_dense(X, W, b, code)
+    return _core._dense_forward(X, W, b, ACTIVATIONS[code])
 
 
 # ---- pytrees -------------------------------------------------------------------------
@@ -155,7 +163,7 @@ class MLP:
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"MLP sizes must be at least two positive layer widths, got {list(sizes)}")
-        _activation_name(activation)
+        _activation_code(activation)
         self.sizes = sizes
         self.activation = activation
         rng = np.random.default_rng(seed)
