@@ -117,6 +117,21 @@ inline std::uint64_t non_finite(double v) noexcept {
     return !bad;
 }
 
+// y = tanh(y + b) over one row: the bias add fused into the activation pass.
+[[maybe_unused]] TG_VECTOR_CLONES bool tanh_bias_in_place(double* y, const double* b, std::int64_t n) noexcept {
+    std::uint64_t bad = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+        const double z = y[i] + b[i];
+        bad |= non_finite(z);
+        y[i] = detail::fast_tanh(z);
+    }
+    return !bad;
+}
+
+[[maybe_unused]] TG_VECTOR_CLONES void add_in_place(double* y, const double* b, std::int64_t n) noexcept {
+    for (std::int64_t i = 0; i < n; ++i) y[i] += b[i];
+}
+
 [[maybe_unused]] TG_VECTOR_CLONES bool all_finite(const double* y, std::int64_t n) noexcept {
     std::uint64_t bad = 0;
     for (std::int64_t i = 0; i < n; ++i) bad |= non_finite(y[i]);
@@ -149,6 +164,23 @@ inline bool apply(Kind kind, double* y, std::int64_t n) {
         case Kind::sigmoid: for (std::int64_t i = 0; i < n; ++i) y[i] = formula::sigmoid(y[i]); break;
         case Kind::relu: for (std::int64_t i = 0; i < n; ++i) y[i] = formula::relu(y[i]); break;
         case Kind::softplus: for (std::int64_t i = 0; i < n; ++i) y[i] = formula::softplus(y[i]); break;
+    }
+    return finite;
+}
+
+// y[i, :] = act(y[i, :] + b) for a rows x cols row-major y and a contiguous
+// b of cols values (or none). Returns whether every y + b was finite.
+inline bool apply_rows(Kind kind, double* y, std::int64_t rows, std::int64_t cols, const double* b) {
+    if (!b) return apply(kind, y, rows * cols);
+    bool finite = true;
+    for (std::int64_t i = 0; i < rows; ++i) {
+        double* row = y + i * cols;
+        if (kind == Kind::tanh) {
+            finite &= tanh_bias_in_place(row, b, cols);
+        } else {
+            add_in_place(row, b, cols);
+            finite &= apply(kind, row, cols);
+        }
     }
     return finite;
 }

@@ -91,7 +91,9 @@ inline Layout layout_of(const Matrix<T>& m) noexcept {
 // allocation per product would page-fault every time). Kept at the largest
 // size used so far; threads never share it. One buffer per use, since these
 // are live at the same time.
-enum Scratch : std::size_t { scratch_a, scratch_b, scratch_c, scratch_dz, scratch_g, scratch_clean, scratch_count };
+enum Scratch : std::size_t {
+    scratch_a, scratch_b, scratch_c, scratch_dz, scratch_g, scratch_clean, scratch_bias, scratch_count
+};
 
 inline Buffer<double>* scratch_buffers() {
     thread_local Buffer<double> buffers[scratch_count];

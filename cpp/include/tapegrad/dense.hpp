@@ -45,12 +45,14 @@ inline bool forward(const ConstMatrix& x, const ConstMatrix& w, Vector<const dou
                     double* y) {
     check_shapes(x, w, w.cols);
     const std::int64_t rows = x.rows, n_out = w.cols;
-    if (b.data) {
-        for (std::int64_t i = 0; i < rows; ++i)
-            for (std::int64_t j = 0; j < n_out; ++j) y[i * n_out + j] = b.data[j * b.stride];
+    blas::gemm(1.0, x, w, 0.0, blas::dense_view(y, rows, n_out));
+    const double* bias = b.data;  // added in the activation's pass over y, not in one of its own
+    if (bias && b.stride != 1) {
+        double* packed = blas::detail::scratch(blas::detail::scratch_bias, static_cast<std::size_t>(n_out));
+        for (std::int64_t j = 0; j < n_out; ++j) packed[j] = b.data[j * b.stride];
+        bias = packed;
     }
-    blas::gemm(1.0, x, w, b.data ? 1.0 : 0.0, blas::dense_view(y, rows, n_out));
-    return activation::apply(act, y, rows * n_out);
+    return activation::apply_rows(act, y, rows, n_out, bias);
 }
 
 namespace detail {
@@ -94,12 +96,25 @@ inline void backward(const ConstMatrix& x, const ConstMatrix& w, const double* y
     const std::int64_t rows = x.rows, n_out = w.cols, n = rows * n_out;
     // An entry off the output's path passes exactly nothing back.
     if (std::all_of(dy, dy + n, [](double v) { return v == 0.0; })) return;
-    const double* dz = dy;
-    if (act != activation::Kind::identity) {
-        double* buf = blas::detail::scratch(blas::detail::scratch_dz, static_cast<std::size_t>(n));
-        activation::adjoint(act, buf, dy, y, n);
-        dz = buf;
+    // dz, and db summed row by row while each row of dz is still in cache
+    double* db = nullptr;
+    if (g.db.data) {
+        db = g.db.stride == 1 ? g.db.data
+                              : blas::detail::scratch(blas::detail::scratch_bias, static_cast<std::size_t>(n_out));
+        if (g.db.stride != 1) std::fill(db, db + n_out, 0.0);
     }
+    const double* dz = dy;
+    double* buf = act == activation::Kind::identity
+                      ? nullptr
+                      : blas::detail::scratch(blas::detail::scratch_dz, static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < rows; ++i) {
+        const std::int64_t at = i * n_out;
+        if (buf) activation::adjoint(act, buf + at, dy + at, y + at, n_out);
+        if (db) activation::add_in_place(db, (buf ? buf : dy) + at, n_out);
+    }
+    if (buf) dz = buf;
+    if (db && g.db.stride != 1)
+        for (std::int64_t j = 0; j < n_out; ++j) g.db.data[j * g.db.stride] += db[j];
     const ConstMatrix dzm = blas::dense_view(dz, rows, n_out);
     if (g.dx.data) {  // dx += dz w^T
         if (finite) blas::gemm(1.0, dzm, w.transposed(), 1.0, g.dx);
@@ -108,10 +123,6 @@ inline void backward(const ConstMatrix& x, const ConstMatrix& w, const double* y
     if (g.dw.data) {  // dw += x^T dz, as dw^T += dz^T x so that x is the operand checked
         if (finite) blas::gemm(1.0, x.transposed(), dzm, 1.0, g.dw);
         else detail::add_product_zero_safe(dzm.transposed(), x, g.dw.transposed());
-    }
-    if (g.db.data) {
-        for (std::int64_t i = 0; i < rows; ++i)
-            for (std::int64_t j = 0; j < n_out; ++j) g.db.data[j * g.db.stride] += dz[i * n_out + j];
     }
 }
 
