@@ -89,3 +89,26 @@ def test_cross_entropy_value_gradient_and_errors(rng):
         nn.cross_entropy(logits, labels[:5])
     with pytest.raises(ValueError, match=r"integers in \[0, 4\)"):
         nn.cross_entropy(logits, labels + 1)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from tapegrad import _blas
+
+    for module in (nn, _blas):
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0 and result.attempted > 0, module.__name__
+
+
+def test_readme_neural_network_example_runs():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Neural networks"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    scope: dict = {}
+    exec(code, scope)
+    assert np.isfinite(scope["value"]) and scope["state"]["step"] == 1
+    assert scope["params"][0]["W"].shape == (64, 32)
