@@ -5,7 +5,7 @@
 ...     a = x * x
 ...     return tg.sqrt(a + tg.exp(a)) + tg.cos(a + tg.exp(a))
 >>> round(tg.grad(f)(0.5), 12)
--0.795057011811
+-1.360431078598
 
 Every op of the op table is a function here (``tg.exp``, ``tg.arctan2``, ...)
 working on numbers and on Vars; ``tg.op_table()`` lists them.

@@ -13,8 +13,8 @@ import numpy as np
 from . import _core
 from ._pytree import flatten, unflatten
 from ._tape import Tape
-from ._var import Var
-from ._array import VarArray
+from ._var import Var, _new_var
+from ._array import VarArray, _new_vars
 
 # One pool of reusable tapes per thread: a grad call borrows a tape, records,
 # sweeps, resets it and gives it back, so repeated calls allocate nothing and
@@ -39,12 +39,12 @@ def _give_back(tape: Tape) -> None:
 
 def _watch_leaf(tape: Tape, x: Any, position: int) -> Var | VarArray:
     if isinstance(x, (float, int, np.floating, np.integer)) and not isinstance(x, (bool, np.bool_)):
-        return tape.var(float(x))
+        return _new_var(tape, float(x))
     if isinstance(x, np.ndarray):
         if x.dtype.kind not in "fiu":
             raise TypeError(f"argument {position} has dtype {x.dtype}; tapegrad differentiates real numbers "
                             "(integer arrays become float64)")
-        return tape.vars(x.astype(np.float64, copy=False))
+        return _new_vars(tape, x)
     if isinstance(x, complex):
         raise TypeError(f"argument {position} has dtype complex; tapegrad differentiates real numbers")
     raise TypeError(f"cannot differentiate with respect to argument {position} of type {type(x).__name__}: "
@@ -53,6 +53,9 @@ def _watch_leaf(tape: Tape, x: Any, position: int) -> Var | VarArray:
 
 def _watch(tape: Tape, arg: Any, position: int) -> tuple[Any, list[Var | VarArray], Any]:
     """Record the leaves of pytree `arg` as inputs: (arg on the tape, its leaves, its structure)."""
+    if type(arg) in (np.ndarray, float):  # the common single leaf, without walking a tree
+        leaf = _watch_leaf(tape, arg, position)
+        return leaf, [leaf], None
     leaves, tree = flatten(arg)
     watched = [_watch_leaf(tape, x, position) for x in leaves]
     return unflatten(tree, watched), watched, tree
@@ -67,6 +70,11 @@ def _split(flat: np.ndarray, leaves: Sequence[Var | VarArray], tree: Any, lead: 
     """Cut one pullback row (or a block of rows, shape lead + (total,)) into the
     gradient pytree: a float (or an array of shape lead) per number leaf, an
     array of shape lead + leaf shape per array leaf."""
+    if tree is None:  # a single leaf (see _watch)
+        x = leaves[0]
+        if isinstance(x, VarArray):
+            return flat.reshape(lead + x.shape)
+        return float(flat[..., 0]) if not lead else flat[..., 0]
     parts, at = [], 0
     for x in leaves:
         shape = () if isinstance(x, Var) else x.shape

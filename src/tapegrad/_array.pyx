@@ -12,6 +12,7 @@ ufunc-named methods are generated from ops.def (the `# @ops.def` marker).
 
 cimport cython
 from cpython.float cimport PyFloat_AS_DOUBLE
+from cpython.buffer cimport PyBUF_C_CONTIGUOUS, PyBuffer_Release, PyObject_GetBuffer
 from cpython.long cimport PyLong_AsDouble
 from libc.stdint cimport int64_t, uint32_t, uintptr_t
 
@@ -144,6 +145,17 @@ cdef struct Operand:
     int64_t strides[MAX_DIMS]  # in slots, or in doubles for K_ARRAY
 
 
+cdef const void* _data(object arr, Py_ssize_t* n) except? NULL:
+    """The buffer of a C-contiguous ndarray (kept alive by the caller) and its
+    element count; cheaper than a typed memoryview for one pointer."""
+    cdef Py_buffer view
+    PyObject_GetBuffer(arr, &view, PyBUF_C_CONTIGUOUS)
+    n[0] = view.len // view.itemsize if view.itemsize else 0
+    cdef const void* p = view.buf
+    PyBuffer_Release(&view)  # the ndarray, not the view, owns the memory
+    return p
+
+
 cdef inline Tape* _tape_ptr(object owner) except NULL:
     return <Tape*><uintptr_t>owner._address
 
@@ -152,8 +164,7 @@ cdef int _classify(object x, Operand* o, list keep) except -1:
     """Describe operand x in *o; constant arrays are kept alive in `keep`."""
     cdef VarArray va
     cdef Var v
-    cdef Py_ssize_t d, n
-    cdef const double[::1] flat
+    cdef Py_ssize_t d, n, count
     o.nd = 0
     o.data = NULL
     t = type(x)
@@ -201,8 +212,7 @@ cdef int _classify(object x, Operand* o, list keep) except -1:
             o.strides[d] = n
             n *= o.shape[d]
         if n:
-            flat = arr.reshape(-1)
-            o.data = &flat[0]
+            o.data = <const double*>_data(arr, &count)
         return 0
     if x is None or isinstance(x, (str, bytes, complex)):
         raise TypeError(f"tapegrad ops take real numbers, Vars and arrays, not {type(x).__name__}"
@@ -757,10 +767,13 @@ def _new_vars(owner, values) -> VarArray:
     """Record one input node per element of the float64 ndarray `values`."""
     cdef Tape* tape = _tape_ptr(owner)
     arr = np.ascontiguousarray(values, dtype=np.float64)
-    cdef const double[::1] flat = arr.reshape(-1)
+    cdef Py_ssize_t n
+    cdef const double* p = <const double*>_data(arr, &n)
     cdef index_t first = tape.size()
-    if flat.shape[0]:
-        first = tape.push_inputs(&flat[0], <index_t>flat.shape[0])
+    if n > <Py_ssize_t>0xFFFFFFFF:
+        raise OverflowError("tapegrad: more inputs than a tape can hold (2**32 - 1)")
+    if n:
+        first = tape.push_inputs(p, <index_t>n)
     shape = tuple(arr.shape)
     return _make_array(owner, tape, tape.generation(), first, shape, _c_strides(shape))
 
@@ -813,14 +826,17 @@ def record_gather(owner, src, consts, tuple shape):
     """out[j] = slot src[j] of owner's tape, or consts[j] where src[j] is 0 (a
     sink: "a constant here"); src and consts have the shape `shape`."""
     cdef Tape* tape = _tape_ptr(owner)
-    cdef const int64_t[::1] s = np.ascontiguousarray(src, dtype=np.int64).reshape(-1)
-    cdef const double[::1] c = np.ascontiguousarray(consts, dtype=np.float64).reshape(-1)
+    src = np.ascontiguousarray(src, dtype=np.int64)
+    consts = np.ascontiguousarray(consts, dtype=np.float64)
+    cdef Py_ssize_t n, m
+    cdef const int64_t* s = <const int64_t*>_data(src, &n)
+    cdef const double* c = <const double*>_data(consts, &m)
     cdef Entry e
-    if s.shape[0] != c.shape[0]:
+    if n != m:
         raise ValueError("record_gather: src and consts differ in size")
-    if s.shape[0] == 0:
+    if n == 0:
         return _result(owner, tape, tape.size(), shape)
-    e = begin_gather(tape[0], <index_t>s.shape[0], &s[0], &c[0])
+    e = begin_gather(tape[0], <index_t>n, s, c)
     _run(tape, e)
     return _result(owner, tape, e.first, shape)
 

@@ -170,15 +170,16 @@ def _reshape_strides(shape: tuple, strides: tuple, new: tuple) -> tuple | None:
 
 def _target_shape(size: int, newshape: Any) -> tuple:
     new = [int(d) for d in (newshape if isinstance(newshape, (tuple, list)) else (newshape,))]
+    wanted = tuple(new)
     if new.count(-1) > 1:
         raise ValueError("can only specify one unknown dimension")
     if -1 in new:
         rest = math.prod(d for d in new if d != -1)
         if rest == 0 or size % rest:
-            raise ValueError(f"cannot reshape array of size {size} into shape {tuple(newshape)}")
+            raise ValueError(f"cannot reshape array of size {size} into shape {wanted}")
         new[new.index(-1)] = size // rest
     if math.prod(new) != size or builtins.min(new, default=0) < 0:
-        raise ValueError(f"cannot reshape array of size {size} into shape {tuple(newshape)}")
+        raise ValueError(f"cannot reshape array of size {size} into shape {wanted}")
     return tuple(new)
 
 
@@ -385,9 +386,9 @@ def sum(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, keep
         **kw: Any) -> Any:
     """numpy.sum (one reduce entry). A full sum gives a Var.
 
-    >>> import tapegrad as tg
-    >>> tg.grad(lambda x: tg.sum(x * x))([1.0, 2.0])
-    [2.0, 4.0]
+    >>> import numpy as np, tapegrad as tg
+    >>> tg.grad(lambda x: tg.sum(x * x, axis=0))(np.array([1.0, 2.0]))
+    array([2., 4.])
     """
     _no_extras("sum", out=out, dtype=dtype, **kw)
     return _reduce("sum", "sum", a, axis, keepdims, np.sum)
@@ -432,7 +433,7 @@ def logsumexp(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:
     derivative is the softmax).
 
     >>> import tapegrad as tg
-    >>> round(tg.logsumexp([1000.0, 1000.0]), 6)
+    >>> round(float(tg.logsumexp([1000.0, 1000.0])), 6)
     1000.693147
     """
     return _reduce("logsumexp", "logsumexp", a, axis, keepdims, _logsumexp_numpy)
@@ -453,6 +454,10 @@ def norm(x: ArrayLike, ord: Any = None, axis: Any = None, keepdims: bool = False
     if not isinstance(x, _TRACED):
         return np.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
     x = _as_array(x)
+    if axis is None and ord is None:  # numpy: the 2-norm of the flattened array
+        return _reduce("norm", "norm", x, None, keepdims, np.linalg.norm)
+    if axis is None and x.ndim > 2:
+        raise ValueError("Improper number of dimensions to norm.")
     axes = _axes(axis, x.ndim)
     matrix = len(axes) == 2
     if len(axes) > 2 or (matrix and ord not in (None, "fro")) or (not matrix and ord == "fro"):

@@ -10,6 +10,7 @@ the few spellings in _UFUNC_SPELLINGS); numpy functions map to _arrays.py.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Callable
 
 import numpy as np
@@ -124,7 +125,7 @@ def array_function(func: Callable[..., Any], types: tuple, args: tuple, kwargs: 
     """numpy function `func(*args, **kwargs)` with a Var or VarArray among its arguments."""
     impl = HANDLED_FUNCTIONS.get(func)
     if impl is None:
-        module = getattr(func, "__module__", "numpy") or "numpy"
-        qual = f"{'numpy.linalg' if 'linalg' in module else 'numpy'}.{func.__name__}"
-        raise _unsupported(qual)
+        module = (getattr(func, "__module__", None) or "numpy").split(".")
+        public = list(itertools.takewhile(lambda part: not part.startswith("_"), module))
+        raise _unsupported(".".join(public + [func.__name__]))  # numpy.fft._pocketfft -> numpy.fft.fft
     return impl(*args, **kwargs)
