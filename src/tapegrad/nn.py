@@ -40,10 +40,11 @@ _CODES[None] = _CODES["identity"]
 
 
 def _activation_code(activation: str | None) -> int:
-    code = _CODES.get(activation, -1) if isinstance(activation, (str, type(None))) else -1
-    if code < 0:
-        raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)} or None")
-    return code
+    try:
+        return _CODES[activation]
+    except (KeyError, TypeError):  # TypeError: an unhashable argument
+        raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)} "
+                         "or None") from None
 
 
 def _check_shapes(x_shape: tuple, w_shape: tuple, b_shape: tuple | None) -> None:
