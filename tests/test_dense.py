@@ -230,3 +230,25 @@ def test_dense_on_ndarrays_only_is_numpy(rng):
     y = nn.dense(X, W, b, "softplus")
     assert isinstance(y, np.ndarray)
     np.testing.assert_allclose(y, np.logaddexp(0, X @ W + b), rtol=1e-14)
+
+
+def test_bad_operands_raise_named_errors(rng):
+    with tg.Tape() as t1, tg.Tape() as t2:
+        x, w = t1.vars(rng.normal(size=(2, 3))), t2.vars(rng.normal(size=(3, 1)))
+        with pytest.raises(tg.TapeMismatchError):
+            nn.dense(x, w)
+        with pytest.raises(ValueError, match="b must be an array, not a scalar Var"):
+            nn.dense(x, t1.vars(np.ones((3, 1))), t1.var(1.0))
+        with pytest.raises(TypeError, match="real array"):
+            nn.dense(np.array([["a", "b", "c"]]), t1.vars(np.ones((3, 1))))
+        with pytest.raises(ValueError, match=r"W must be 2-D .* got shape \(3, 1, 1\)"):
+            nn.dense(x, t1.vars(np.ones((3, 1, 1))))
+    stale = x
+    with pytest.raises(tg.StaleVarError):
+        nn.dense(np.ones((1, 2)), stale)
+
+
+def test_integer_inputs_become_float64(rng):
+    W = rng.normal(size=(2, 2))
+    g = tg.grad(lambda W: nn.dense(np.array([[1, 2]]), W, np.array([0, 1])).sum())(W)
+    np.testing.assert_allclose(g, np.array([[1.0, 1.0], [2.0, 2.0]]))
