@@ -26,7 +26,7 @@ struct DenseOperand {
 inline Entry begin_dense(Tape& t, std::int64_t M, std::int64_t K, std::int64_t N, const DenseOperand& x,
                          const DenseOperand& w, bool has_bias, const DenseOperand& b, activation::Kind act) {
     if (M < 0 || K < 0 || N < 0) throw std::invalid_argument("tapegrad: negative dimension");
-    if (static_cast<int>(act) < 0 || static_cast<int>(act) >= activation::count)
+    if (static_cast<int>(act) >= activation::count)
         throw std::invalid_argument("tapegrad: unknown activation code");
     const std::int64_t out_shape[2] = {M, N};
     Entry e = detail::new_entry(EntryKind::dense, detail::entry_size(out_shape, 2));
