@@ -232,7 +232,11 @@ def sgd(params: Any, grads: Any, lr: float = 0.01) -> Any:
 
 
 def adam_init(params: Any) -> dict[str, Any]:
-    """Adam's state for ``params``: step count and zero first and second moments."""
+    """Adam's state for ``params``: step count and zero first and second moments.
+
+    >>> adam_init({"w": np.ones(2)})["m"]
+    {'w': array([0., 0.])}
+    """
     zeros = _tree_map(lambda p: np.zeros_like(p, dtype=np.float64), params)
     return {"step": 0, "m": zeros, "v": _tree_map(np.copy, zeros)}
 
