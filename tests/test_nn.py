@@ -112,3 +112,14 @@ def test_readme_neural_network_example_runs():
     exec(code, scope)
     assert np.isfinite(scope["value"]) and scope["state"]["step"] == 1
     assert scope["params"][0]["W"].shape == (64, 32)
+
+
+def test_optimisers_take_any_pytree_and_check_structure():
+    params = ({"w": np.ones(2)}, [np.zeros(1), 3.0])
+    grads = ({"w": np.ones(2)}, [np.ones(1), 1.0])
+    new = nn.sgd(params, grads, lr=0.5)
+    assert isinstance(new, tuple) and isinstance(new[1], list)
+    np.testing.assert_array_equal(new[0]["w"], [0.5, 0.5])
+    assert new[1][1] == 2.5
+    with pytest.raises(ValueError, match="same structure"):
+        nn.sgd(params, ({"w": np.ones(2)}, [np.ones(1)]))

@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from . import _blas, _core
 from ._array import VarArray, record_dense, record_reduce
+from ._pytree import flatten, unflatten
 from ._var import Var
 
 #: The activations a dense layer knows, by name (None means "identity").
@@ -111,12 +112,12 @@ def dense(X: Any, W: Any, b: Any = None, activation: str | None = None) -> Any:
 
 
 def _tree_map(f: Callable[..., Any], tree: Any, *rest: Any) -> Any:
-    """f applied leaf by leaf over trees of one structure (dicts, lists, tuples)."""
-    if isinstance(tree, dict):
-        return {k: _tree_map(f, tree[k], *(r[k] for r in rest)) for k in tree}
-    if isinstance(tree, (list, tuple)):
-        return type(tree)(_tree_map(f, *leaves) for leaves in zip(tree, *rest))
-    return f(tree, *rest)
+    """f applied leaf by leaf over pytrees of one structure (the pytrees grad takes and gives)."""
+    leaves, definition = flatten(tree)
+    others = [flatten(r)[0] for r in rest]
+    if any(len(o) != len(leaves) for o in others):
+        raise ValueError("the parameters, gradients and optimiser state must be pytrees of the same structure")
+    return unflatten(definition, [f(*xs) for xs in zip(leaves, *others)])
 
 
 # ---- the multilayer perceptron -------------------------------------------------------------
