@@ -8,10 +8,12 @@ thread) where they are installed, beside numpy computing the value only and a
 hand-written numpy gradient. Then the same function as a scalar Python loop,
 over a VarArray (x[i]) and over a list of plain floats.
 
-The variants are timed round-robin (one call of each per round), so that a
-shared machine's noise falls on all of them alike; the tables give medians
-and ratios from this one run. Every gradient is checked against the
-hand-written one before timing.
+Each size gets two tables from this one run: the variants timed round-robin
+(one call of each per round, so that a shared machine's noise falls on all of
+them alike, but each call starts with caches the other variants filled), and
+each variant timed alone (its calls back to back, as in an optimisation loop).
+Medians and ratios to numpy's value-only time. Every gradient is checked
+against the hand-written one before timing.
 """
 
 from __future__ import annotations
@@ -114,6 +116,18 @@ def round_robin(calls: dict[str, Callable[[], object]], rounds: int) -> dict[str
     return times
 
 
+def consecutive(calls: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {}
+    for name, call in calls.items():
+        call()
+        times[name] = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
 def table(times: dict[str, list[float]], base: str, unit: float, label: str) -> None:
     ref = statistics.median(times[base])
     print(f"| variant | median {label} | min {label} | ratio to {base} |\n|---|---|---|---|")
@@ -136,12 +150,14 @@ def main() -> None:
         check(calls, x)
         rounds = max(5, a.rounds * 10_000 // n)
         print(f"\n## Rosenbrock, numpy style, value and gradient, n = {n:,} ({rounds} rounds)\n")
+        print("Round-robin:\n")
         table(round_robin(calls, rounds), "numpy, value only", 1e-6, "us")
+        print("\nEach alone:\n")
+        table(consecutive(calls, rounds), "numpy, value only", 1e-6, "us")
         if n == 10_000:
-            tgm = statistics.median(round_robin({"t": calls["tapegrad value_and_grad"]}, rounds)["t"]) * 1e6
             print(f"\nReference (issue 3, not measured here): JAX jit {JAX_JIT_REFERENCE_US:.0f} us beside numpy's "
-                  f"13 us on this kind of machine; target <= 2x JAX, i.e. about <= {2 * JAX_JIT_REFERENCE_US / 13:.1f}x "
-                  f"numpy value-only. tapegrad here: {tgm:.1f} us.")
+                  f"13 us value-only on this kind of machine, i.e. {JAX_JIT_REFERENCE_US / 13:.1f}x numpy; the "
+                  f"target (<= 2x JAX) is about <= {2 * JAX_JIT_REFERENCE_US / 13:.1f}x numpy value-only.")
 
     n = a.loop
     xs = rng.uniform(-2, 2, n)
@@ -155,7 +171,7 @@ def main() -> None:
     loop_vg = tg.value_and_grad(rosen_loop)
     v, g = loop_vg(xs)
     np.testing.assert_allclose(g, rosen_grad_numpy(xs)[1], rtol=1e-12, atol=1e-9)
-    rounds = max(5, a.rounds // 10)
+    rounds = max(5, a.rounds // 4)
     print(f"\n## The same function as a scalar Python loop over x[i], n = {n:,} ({rounds} rounds)\n")
     table(round_robin({
         "plain floats (a list)": lambda: rosen_loop(floats),

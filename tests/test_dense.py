@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import tapegrad as tg
-from tapegrad import _arrays, _core, nn
+from tapegrad import _core, _products, nn
 
 ACTS = nn.ACTIVATIONS
 SCALAR_ACT = {"identity": lambda z: z, "tanh": tg.tanh, "sigmoid": tg.sigmoid, "relu": tg.relu,
@@ -213,8 +213,8 @@ def test_gradients_stay_right_when_threads_sweep_concurrently(rng):
 
 def test_large_matmul_runs_on_the_dense_kernel(rng, monkeypatch):
     calls = []
-    real = _arrays.record_dense
-    monkeypatch.setattr(_arrays, "record_dense", lambda *a: calls.append(a) or real(*a))
+    real = _products.record_dense
+    monkeypatch.setattr(_products, "record_dense", lambda *a: calls.append(a) or real(*a))
     A, B = rng.normal(size=(40, 30)), rng.normal(size=(30, 20))
     gA, gB = tg.grad(lambda A, B: ((A @ B) ** 2).sum(), argnums=(0, 1))(A, B)
     assert len(calls) == 1  # 40 * 30 * 20 multiply-adds: BLAS

@@ -106,3 +106,12 @@ def test_vars_in_object_arrays_still_work():
         v = tape.vars([1.0, 2.0])
         both = v * objs
         assert both.dtype == object and both[1].value == 4.0
+
+
+def test_ufuncs_on_vars_and_numbers_take_the_scalar_path():
+    with tg.Tape() as tape:
+        v = tape.var(0.5)
+        n0 = tape.num_nodes
+        for y in (np.exp(v), np.float64(2.0) * v, v * np.float64(2.0), np.maximum(v, 1.0)):
+            assert isinstance(y, tg.Var)
+        assert tape.num_nodes == n0 + 4 and tg._core._entry_counts(tape)["elementwise"] == 0

@@ -4,7 +4,7 @@
 >>> def f(x):
 ...     a = x * x
 ...     return tg.sqrt(a + tg.exp(a)) + tg.cos(a + tg.exp(a))
->>> round(tg.grad(f)(0.5), 12)
+>>> print(f"{tg.grad(f)(0.5):.12f}")
 -1.360431078598
 
 Every op of the op table is a function here (``tg.exp``, ``tg.arctan2``, ...)

@@ -15,3 +15,4 @@ cdef class VarArray:
 
     cdef int _check(self) except -1
     cdef object _sliced(self, slice key)
+    cdef object _element(self, tuple key)

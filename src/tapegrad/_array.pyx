@@ -541,22 +541,40 @@ cdef class VarArray:
     def __getitem__(self, key):
         cdef Py_ssize_t i, d
         self._check()
-        if type(key) is int and len(self._shape) == 1:  # the scalar-loop fast path: x[i]
+        if type(key) is int and self._shape:  # the scalar-loop fast path: x[i], or row i
             i = key
             d = self._shape[0]
             if i < -d or i >= d:
                 raise IndexError(f"index {i} is out of bounds for axis 0 with size {d}")
             if i < 0:
                 i += d
-            return _var_at(self, self.first + i * <Py_ssize_t>self._strides[0])
+            if len(self._shape) == 1:
+                return _var_at(self, self.first + i * <Py_ssize_t>self._strides[0])
+            return _make_array(self.owner, self.ctape, self.generation,
+                               <index_t>(self.first + i * <Py_ssize_t>self._strides[0]),
+                               self._shape[1:], self._strides[1:])
         if type(key) is slice and self._shape:  # x[a:b]: a view along axis 0
             return self._sliced(<slice>key)
         if type(key) is not tuple:
             key = (key,)
+        elif len(<tuple>key) == len(self._shape) and all([type(k) is int for k in <tuple>key]):
+            return self._element(<tuple>key)  # x[i, j]: the scalar-loop fast path in n-d
         if _is_basic_key(key):
             return self._basic_index(key)
         from tapegrad._arrays import take_slots
         return take_slots(self, key)
+
+    cdef object _element(self, tuple key):
+        cdef Py_ssize_t axis, i, d, offset = self.first
+        for axis in range(len(key)):
+            i = key[axis]
+            d = self._shape[axis]
+            if i < -d or i >= d:
+                raise IndexError(f"index {i} is out of bounds for axis {axis} with size {d}")
+            if i < 0:
+                i += d
+            offset += i * <Py_ssize_t>self._strides[axis]
+        return _var_at(self, offset)
 
     cdef object _sliced(self, slice key):
         cdef Py_ssize_t start, stop, step, n, stride = self._strides[0]

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import _arrays
+from . import _arrays, _var
 from ._core import op_table
 from ._array import VarArray, elementwise, to_objects
 from ._var import Var
@@ -71,6 +71,8 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> An
             raise TypeError(f"numpy.{name}: keyword argument(s) {', '.join(sorted(kwargs))} are not supported "
                             "on Vars/VarArrays")
         op = _UFUNC_SPELLINGS.get(name, name)
+        if op in _OP_NAMES and not any(isinstance(x, (VarArray, np.ndarray, list, tuple)) for x in inputs):
+            return getattr(_var, op)(*inputs)  # Vars and numbers: the scalar path records one node
         if op in _OP_NAMES:
             result = elementwise(op, tuple(inputs))
             if result is NotImplemented:

@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from . import _blas, _core
 from ._array import VarArray, record_dense, record_reduce
+from ._arrays import logsumexp
 from ._pytree import flatten, unflatten
 from ._var import Var
 
@@ -218,7 +219,6 @@ def cross_entropy(logits: Any, labels: npt.ArrayLike) -> Any:
                          f"values {labels.min() if labels.size else ''}..{labels.max() if labels.size else ''}")
     chosen = np.zeros(shape)
     chosen[np.arange(shape[0]), labels] = 1.0
-    from ._arrays import logsumexp
     # the chosen logits as a weighted sum: one elementwise and one reduce entry, no gather
     return (logsumexp(logits, axis=1).sum() - (logits * chosen).sum()) / shape[0]
 

