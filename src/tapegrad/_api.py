@@ -61,12 +61,12 @@ def _watch(tape: Tape, arg: Any, position: int) -> tuple[Any, list[Var | VarArra
     return unflatten(tree, watched), watched, tree
 
 
-def _views(leaves: Sequence[Var | VarArray]) -> list[tuple]:
+def _views(leaves: Sequence[Var | VarArray]) -> list[tuple[Any, ...]]:
     """Where each watched leaf lives on the tape, for _core._pullback."""
     return [(x.index, (), ()) if isinstance(x, Var) else x._view() for x in leaves]
 
 
-def _split(flat: np.ndarray, leaves: Sequence[Var | VarArray], tree: Any, lead: tuple = ()) -> Any:
+def _split(flat: np.ndarray, leaves: Sequence[Var | VarArray], tree: Any, lead: tuple[Any, ...] = ()) -> Any:
     """Cut one pullback row (or a block of rows, shape lead + (total,)) into the
     gradient pytree: a float (or an array of shape lead) per number leaf, an
     array of shape lead + leaf shape per array leaf."""
@@ -89,7 +89,8 @@ def _argnums(argnums: int | Sequence[int]) -> tuple[int, ...]:
     return (argnums,) if isinstance(argnums, int) else tuple(argnums)
 
 
-def _call(tape: Tape, f: Callable[..., Any], argnums: int | Sequence[int], args: tuple, kwargs: dict):
+def _call(tape: Tape, f: Callable[..., Any], argnums: int | Sequence[int], args: tuple[Any, ...],
+          kwargs: dict[str, Any]) -> tuple[Any, list[tuple[list[Var | VarArray], Any]]]:
     """Call f with the argnums arguments recorded: (output, [(leaves, tree) per argnum])."""
     call_args = list(args)
     watched = []
@@ -123,7 +124,7 @@ def _scalar_output(out: Any) -> Var | float:
                     "use tapegrad.jacobian for vector outputs, or reduce the output (e.g. .sum())")
 
 
-def _output_slots(out: Any) -> tuple[np.ndarray, np.ndarray, tuple, np.ndarray]:
+def _output_slots(out: Any) -> tuple[np.ndarray, np.ndarray, tuple[Any, ...], np.ndarray]:
     """The output as (slots of its Var elements, their positions in the flat
     output, its shape, its values); constant elements have no slot."""
     if isinstance(out, VarArray):
@@ -272,7 +273,7 @@ def _as_array_leaves(tree: Any) -> Any:
     return unflatten(definition, [np.asarray(x, dtype=np.float64) for x in leaves])
 
 
-def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], tuple]]:
+def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """Evaluate f at primals and return ``(output, pullback)``, where
     ``pullback(cotangent)`` gives the vector-Jacobian product: a tuple with one
     gradient (of the primal's structure) per primal. The cotangent has the
@@ -293,7 +294,7 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], tupl
     slots = np.concatenate([d[0] for d in described]) if described else np.empty(0, np.uint32)
     value = unflatten(out_tree, [float(d[3]) if d[2] == () else d[3] for d in described])
 
-    def pullback(cotangent: Any) -> tuple:
+    def pullback(cotangent: Any) -> tuple[Any, ...]:
         ct_leaves, ct_tree = flatten(cotangent)
         if len(ct_leaves) != len(described):
             raise ValueError(f"the cotangent has {len(ct_leaves)} leaves; f's output has {len(described)}")

@@ -164,7 +164,7 @@ cdef int _classify(object x, Operand* o, list keep) except -1:
     """Describe operand x in *o; constant arrays are kept alive in `keep`."""
     cdef VarArray va
     cdef Var v
-    cdef Py_ssize_t d, n, count
+    cdef Py_ssize_t d, n, count = 0
     o.nd = 0
     o.data = NULL
     t = type(x)
@@ -785,7 +785,7 @@ def _new_vars(owner, values) -> VarArray:
     """Record one input node per element of the float64 ndarray `values`."""
     cdef Tape* tape = _tape_ptr(owner)
     arr = np.ascontiguousarray(values, dtype=np.float64)
-    cdef Py_ssize_t n
+    cdef Py_ssize_t n = 0
     cdef const double* p = <const double*>_data(arr, &n)
     cdef index_t first = tape.size()
     if n > <Py_ssize_t>0xFFFFFFFF:
@@ -846,7 +846,7 @@ def record_gather(owner, src, consts, tuple shape):
     cdef Tape* tape = _tape_ptr(owner)
     src = np.ascontiguousarray(src, dtype=np.int64)
     consts = np.ascontiguousarray(consts, dtype=np.float64)
-    cdef Py_ssize_t n, m
+    cdef Py_ssize_t n = 0, m = 0
     cdef const int64_t* s = <const int64_t*>_data(src, &n)
     cdef const double* c = <const double*>_data(consts, &m)
     cdef Entry e

@@ -9,10 +9,7 @@ import numpy as np
 from ._array import VarArray, var_view
 from ._var import Var
 
-try:
-    AxisError = np.exceptions.AxisError
-except AttributeError:  # numpy < 1.25
-    AxisError = np.AxisError
+AxisError: type[Exception] = getattr(getattr(np, "exceptions", np), "AxisError")  # numpy.exceptions: >= 1.25
 
 ArrayLike = Any  # a VarArray, Var, ndarray, nested list or number
 
@@ -59,7 +56,7 @@ def _ndim(x: Any) -> int:
     return x.ndim if isinstance(x, VarArray) else 0 if isinstance(x, Var) else np.ndim(x)
 
 
-def _shape(x: Any) -> tuple:
+def _shape(x: Any) -> tuple[Any, ...]:
     return x.shape if isinstance(x, VarArray) else () if isinstance(x, Var) else np.shape(x)
 
 

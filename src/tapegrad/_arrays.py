@@ -6,6 +6,7 @@ alone it is numpy's own function."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from ._array_util import ArrayLike, _ndim, _shape  # noqa: F401  (ArrayLike: annotations)
 from ._copies import *  # noqa: F403
@@ -21,7 +22,7 @@ from ._views import __all__ as _views
 __all__ = sorted([*_views, *_copies, *_reductions, *_products])
 
 
-def shape(a: ArrayLike) -> tuple:
+def shape(a: ArrayLike) -> tuple[Any, ...]:
     """numpy.shape."""
     return _shape(a)
 

@@ -28,7 +28,7 @@ _UFUNC_SPELLINGS = {"absolute": "abs", "fabs": "abs", "rint": "round", "true_div
 _ON_VALUES = {"less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "isnan", "isinf",
               "isfinite", "signbit", "logical_not", "logical_and", "logical_or", "logical_xor"}
 
-_REDUCE_METHODS = {"add": _arrays.sum, "multiply": _arrays.prod, "maximum": _arrays.max, "minimum": _arrays.min}
+_REDUCE_METHODS: dict[str, Callable[..., Any]] = {"add": _arrays.sum, "multiply": _arrays.prod, "maximum": _arrays.max, "minimum": _arrays.min}
 
 _OP_NAMES = frozenset(r["name"] for r in op_table())
 
@@ -54,7 +54,7 @@ def _unsupported(what: str) -> TypeError:
                      "gradient through it.")
 
 
-def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any:
+def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """numpy ufunc `ufunc.method(*inputs, **kwargs)` with a Var or VarArray among the inputs."""
     name = ufunc.__name__
     if kwargs.get("out") is not None:
@@ -123,7 +123,7 @@ def _round(a: Any, decimals: int = 0, out: Any = None) -> Any:
 HANDLED_FUNCTIONS = _handled()
 
 
-def array_function(func: Callable[..., Any], types: tuple, args: tuple, kwargs: dict) -> Any:
+def array_function(func: Callable[..., Any], types: tuple[Any, ...], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """numpy function `func(*args, **kwargs)` with a Var or VarArray among its arguments."""
     impl = HANDLED_FUNCTIONS.get(func)
     if impl is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import builtins
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -28,6 +28,7 @@ def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
     if not isinstance(a, VarArray):
         return a if isinstance(a, Var) else np.transpose(a, axes)
     nd = a.ndim
+    perm: Sequence[int]
     if axes is None:
         perm = range(nd - 1, -1, -1)
     else:
@@ -84,7 +85,7 @@ def expand_dims(a: ArrayLike, axis: Any) -> Any:
     return a._restrided(tuple(shape), tuple(strides))
 
 
-def _reshape_strides(shape: tuple, strides: tuple, new: tuple) -> tuple | None:
+def _reshape_strides(shape: tuple[Any, ...], strides: tuple[Any, ...], new: tuple[Any, ...]) -> tuple[Any, ...] | None:
     """Strides that show the same elements in the new shape (C order), or None
     when only a copy can (numpy's rule: groups of old axes that map onto groups
     of new axes must each be contiguous among themselves)."""
@@ -113,7 +114,7 @@ def _reshape_strides(shape: tuple, strides: tuple, new: tuple) -> tuple | None:
     return tuple(out)
 
 
-def _target_shape(size: int, newshape: Any) -> tuple:
+def _target_shape(size: int, newshape: Any) -> tuple[Any, ...]:
     new = [int(d) for d in (newshape if isinstance(newshape, (tuple, list)) else (newshape,))]
     wanted = tuple(new)
     if new.count(-1) > 1:
@@ -128,7 +129,7 @@ def _target_shape(size: int, newshape: Any) -> tuple:
     return tuple(new)
 
 
-def reshape(a: ArrayLike, newshape: Any, order: str = "C") -> Any:
+def reshape(a: ArrayLike, newshape: Any, order: Literal["C", "F", "A"] = "C") -> Any:
     """numpy.reshape: a view when the elements allow it (always for a
     contiguous array), else a copy (one gather), as numpy decides.
 
@@ -158,6 +159,6 @@ def reshape(a: ArrayLike, newshape: Any, order: str = "C") -> Any:
     return _gather_like(np.reshape, a, new)
 
 
-def ravel(a: ArrayLike, order: str = "C") -> Any:
+def ravel(a: ArrayLike, order: Literal["C", "F", "A"] = "C") -> Any:
     """numpy.ravel: a 1-D view (a copy when the elements are not evenly spaced)."""
     return reshape(a, -1, order=order) if isinstance(a, _TRACED) else np.ravel(a, order=order)

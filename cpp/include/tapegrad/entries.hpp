@@ -5,6 +5,10 @@
 //       values and partials of e's output slots from its operands' values.
 //       Recording runs it on doubles; replay may run it again, on doubles or
 //       dual numbers, with arrays of its own (slot-indexed, like the tape's).
+//       Two kinds also READ partials they keep constants in: an elementwise
+//       _vc/_cv entry flagged constant_per_element (each constant in
+//       partials[slot].b) and a gather (partials {1, 0} for a copy, {0, c} for
+//       a constant). A replay into fresh arrays copies those from the tape first.
 //   backward_entry(e, list, partials, values, g, count, adj)
 //       adj[operands] += (d outputs / d operands)^T g, for the first `count`
 //       outputs; what the reverse sweep runs when it reaches e. An output with
