@@ -9,6 +9,8 @@
 //       _vc/_cv entry flagged constant_per_element (each constant in
 //       partials[slot].b) and a gather (partials {1, 0} for a copy, {0, c} for
 //       a constant). A replay into fresh arrays copies those from the tape first.
+//       A dense entry writes partials[first].a (whether X W + b was finite),
+//       which its backward reads; it runs on doubles only (entries/dense.hpp).
 //   backward_entry(e, list, partials, values, g, count, adj)
 //       adj[operands] += (d outputs / d operands)^T g, for the first `count`
 //       outputs; what the reverse sweep runs when it reaches e. An output with
