@@ -164,6 +164,18 @@ def gemm_rates(h: int, rounds: int) -> tuple[float, float]:
     return flops / statistics.median(runs["tapegrad"]) / 1e9, flops / statistics.median(runs["numpy"]) / 1e9
 
 
+def tanh_rates(n: int, rounds: int) -> tuple[float, float]:
+    """ns per element of the dense kernel's tanh loop and of numpy's np.tanh."""
+    z = np.random.default_rng(2).normal(size=n)
+    runs: dict[str, list[float]] = {"tapegrad": [], "numpy": []}
+    for _ in range(rounds):
+        for name, fn in (("tapegrad", lambda: _core._activation(z, "tanh")), ("numpy", lambda: np.tanh(z))):
+            t0 = time.perf_counter()
+            fn()
+            runs[name].append(time.perf_counter() - t0)
+    return statistics.median(runs["tapegrad"]) / n * 1e9, statistics.median(runs["numpy"]) / n * 1e9
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 256, 1024], help="hidden widths H")
@@ -218,6 +230,9 @@ def main() -> None:
         ours, theirs = gemm_rates(H, max(5, args.rounds // 2))
         print(f"\nGEMM ({BATCH} x {H}) @ ({H} x {H}): tapegrad's BLAS {ours:.1f} GFLOP/s, "
               f"numpy matmul {theirs:.1f} GFLOP/s (ratio {ours / theirs:.2f})")
+    ours, theirs = tanh_rates(BATCH * max(args.sizes), 31)
+    print(f"\ntanh over {BATCH * max(args.sizes)} values: the dense kernel's loop {ours:.2f} ns/value, "
+          f"numpy's np.tanh {theirs:.2f} ns/value (ratio {theirs / ours:.2f})")
     print("\nBLAS libraries loaded:")
     print("\n".join(blas_report()))
     if limits is None:
