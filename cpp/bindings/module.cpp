@@ -15,4 +15,5 @@ PYBIND11_MODULE(_core, m) {
     tapegrad::bindings::register_tape(m);
     tapegrad::bindings::register_graph(m);
     tapegrad::bindings::register_arrays(m);
+    tapegrad::bindings::register_dense(m);
 }

@@ -125,7 +125,7 @@ py::array_t<double> pullback(TapeHandle& h, py::array_t<std::uint32_t, py::array
 }
 
 py::dict entry_counts(const TapeHandle& h) {
-    static const char* kinds[] = {"elementwise", "reduce", "gather", "matmul", "cumsum", "inputs"};
+    static const char* kinds[] = {"elementwise", "reduce", "gather", "matmul", "cumsum", "inputs", "dense"};
     py::dict d;
     for (const char* k : kinds) d[k] = 0;
     const EntryList& list = h.tape.entries();

@@ -25,7 +25,10 @@ from ._paths import get_cmake_dir, get_include
 from ._arrays import *  # noqa: F403  (sum, mean, dot, matmul, where, concatenate, ...)
 from ._arrays import __all__ as _array_functions
 from ._api import jacobian, vjp
+from . import _blas
+_blas.load(optional=True)  # the BLAS of dense layers and large matmuls (scipy-openblas32)
 from ._check import GradientCheckError, check_grads
+from . import nn  # neural networks: dense layers on BLAS, MLP, losses, optimisers
 
 __all__ = ["Tape", "grad", "value_and_grad", "op_table", "bytes_per_node", "max_nodes", "__version__",
            *_op_and_type_names, "VarArray", "jacobian", "vjp", "check_grads", "GradientCheckError",

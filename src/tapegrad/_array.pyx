@@ -69,6 +69,25 @@ cdef extern from "tapegrad/arrays.hpp" namespace "tapegrad" nogil:
     void commit_entry(Tape&, const Entry&) except +
 
 
+cdef extern from *:
+    """
+    #include "tapegrad/record_dense.hpp"
+    // Dense-layer entries (record_dense.hpp); the activation crosses as an int.
+    static tapegrad::Entry tg_begin_dense(tapegrad::Tape& t, int64_t M, int64_t K, int64_t N,
+            tapegrad::index_t x, int64_t x0, int64_t x1, const double* X,
+            tapegrad::index_t w, int64_t w0, int64_t w1, const double* W,
+            int has_bias, tapegrad::index_t b, int64_t bs, const double* B, int act) {
+        return tapegrad::begin_dense(t, M, K, N, {x, x0, x1, X}, {w, w0, w1, W}, has_bias != 0, {b, bs, 0, B},
+                                     static_cast<tapegrad::activation::Kind>(act));
+    }
+    static void tg_set_dgemm(uintptr_t f) { tapegrad::blas::set_dgemm(reinterpret_cast<tapegrad::blas::dgemm_fn>(f)); }
+    """
+    Entry tg_begin_dense(Tape&, int64_t, int64_t, int64_t, index_t, int64_t, int64_t, const double*,
+                         index_t, int64_t, int64_t, const double*, int, index_t, int64_t, const double*,
+                         int) except +
+    void tg_set_dgemm(uintptr_t)
+
+
 cdef enum:
     MAX_DIMS = 32
     # Entries this large compute without holding the GIL (below, releasing it
@@ -867,6 +886,50 @@ def record_matmul(a, b):
                      ob.data if ob.kind == K_ARRAY else NULL)
     _run(tape, e)
     return _result(owner, tape, e.first, (oa.shape[0], ob.shape[1]))
+
+
+def record_dense(x, w, b, int activation):
+    """act(x @ w + b) as one dense-layer entry (BLAS forward and backward):
+    x (M, K) and w (K, N) are VarArrays or float arrays, not both arrays; b is
+    None or an (N,) VarArray or float array; `activation` indexes
+    _core.dense_activations. Shapes are checked by the caller (tapegrad.nn)."""
+    cdef Operand ox, ow, ob
+    cdef Entry e
+    cdef Tape* tape
+    cdef bint has_bias = b is not None
+    keep = []
+    _classify(x, &ox, keep)
+    _classify(w, &ow, keep)
+    if ox.nd != 2 or ow.nd != 2 or ox.kind not in (K_SLOTS, K_ARRAY) or ow.kind not in (K_SLOTS, K_ARRAY):
+        raise TypeError("record_dense takes 2-D VarArrays or float arrays for x and w")
+    ob.kind = K_ARRAY
+    ob.first = 0
+    ob.data = NULL
+    ob.strides[0] = 0
+    if has_bias:
+        _classify(b, &ob, keep)
+        if ob.nd != 1 or ob.kind not in (K_SLOTS, K_ARRAY):
+            raise TypeError("record_dense takes a 1-D VarArray, float array or None for b")
+    owner = tape_of(x, w, b)
+    if owner is None:
+        raise TypeError("record_dense needs a VarArray operand")
+    tape = _tape_ptr(owner)
+    e = tg_begin_dense(tape[0], ox.shape[0], ox.shape[1], ow.shape[1],
+                       ox.first if ox.kind == K_SLOTS else 0, ox.strides[0], ox.strides[1],
+                       ox.data if ox.kind == K_ARRAY else NULL,
+                       ow.first if ow.kind == K_SLOTS else 0, ow.strides[0], ow.strides[1],
+                       ow.data if ow.kind == K_ARRAY else NULL,
+                       has_bias, ob.first if ob.kind == K_SLOTS else 0, ob.strides[0],
+                       ob.data if has_bias and ob.kind == K_ARRAY else NULL, activation)
+    with nogil:  # BLAS products: slots reserved and the storage lock held inside, no Python object touched
+        run_entry(tape[0], e)
+    commit_entry(tape[0], e)
+    return _result(owner, tape, e.first, (ox.shape[0], ow.shape[1]))
+
+
+def _set_dgemm(uintptr_t address):
+    """Use the CBLAS dgemm at `address` in this module's kernels (tapegrad._blas does this)."""
+    tg_set_dgemm(address)
 
 
 def var_view(Var v, tuple shape):

@@ -42,7 +42,7 @@ cdef extern from "tapegrad/tape.hpp" namespace "tapegrad" nogil:
         # Reverse sweep: `adjoint` holds size >= out + 1 doubles, zero except the
         # seeds (adjoint[out] = 1 for a gradient); afterwards adjoint[i] is the
         # derivative of the seeded output with respect to node i.
-        void sweep(index_t out, double* adjoint)
+        void sweep(index_t out, double* adjoint) except +translate_exception
         size_t nbytes()
         bint all_partials_finite()
         # Let another thread record on this tape next, keeping its nodes.

@@ -9,6 +9,8 @@
 //       _vc/_cv entry flagged constant_per_element (each constant in
 //       partials[slot].b) and a gather (partials {1, 0} for a copy, {0, c} for
 //       a constant). A replay into fresh arrays copies those from the tape first.
+//       A dense entry writes partials[first].a (whether X W + b was finite),
+//       which its backward reads; it runs on doubles only (entries/dense.hpp).
 //   backward_entry(e, list, partials, values, g, count, adj)
 //       adj[operands] += (d outputs / d operands)^T g, for the first `count`
 //       outputs; what the reverse sweep runs when it reaches e. An output with
@@ -17,9 +19,12 @@
 //       these loops are streams where the mask costs little, so there is no
 //       unmasked variant to choose.
 #pragma once
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 
 #include "entries/cumsum.hpp"
+#include "entries/dense.hpp"
 #include "entries/elementwise.hpp"
 #include "entries/entry.hpp"
 #include "entries/gather.hpp"
@@ -38,6 +43,7 @@ inline void forward_entry(const Entry& e, const EntryList& list, T* values, PP* 
         case EntryKind::matmul: entries::forward_matmul(e, geometry, list.constants.data(), values); return;
         case EntryKind::cumsum: entries::forward_cumsum(e, geometry, values); return;
         case EntryKind::inputs: return;  // their values are given
+        case EntryKind::dense: entries::forward_dense(e, geometry, list.constants.data(), values, partials); return;
     }
 }
 
@@ -58,7 +64,21 @@ inline void backward_entry(const Entry& e, const EntryList& list, const PP* part
             return;
         case EntryKind::cumsum: entries::backward_cumsum(e, geometry, g, count, adj); return;
         case EntryKind::inputs: return;  // no parents
+        case EntryKind::dense:
+            entries::backward_dense(e, geometry, list.constants.data(), partials, values, g, count, adj);
+            return;
     }
+}
+
+// What a sweep must do before it starts, since it cannot fail once started:
+// give this thread the scratch memory the BLAS-backed entries will use (a
+// std::bad_alloc from here leaves every adjoint untouched).
+inline void prepare_sweep(const EntryList& list) {
+    std::size_t need = 0;
+    for (std::size_t i = 0; i < list.list.size(); ++i)
+        if (list.list[i].kind == EntryKind::dense)
+            need = std::max(need, entries::dense_scratch_size(list.geometry.data() + list.list[i].geometry));
+    if (need) blas::reserve_scratch(need);
 }
 
 }  // namespace tapegrad

@@ -234,7 +234,9 @@ public:
     // Reverse sweep. `adjoint` holds at least out + 1 entries, zero except the
     // seeds the caller set (adjoint[out] = 1 for a gradient). Afterwards
     // adjoint[i] is d(seeded outputs)/d(node i) for every non-sink i <= out.
-    void sweep(index_t out, double* TG_RESTRICT adjoint) const noexcept {
+    // Throws (std::bad_alloc) only before touching any adjoint.
+    void sweep(index_t out, double* TG_RESTRICT adjoint) const {
+        if (!entries_.empty()) prepare_sweep(entries_);
         if (!entries_.empty())
             all_partials_finite_ ? sweep_segments<false>(out, adjoint) : sweep_segments<true>(out, adjoint);
         else if (all_partials_finite_)

@@ -26,6 +26,7 @@ enum class EntryKind : std::uint8_t {
     matmul,       // (M x K) @ (K x N); vectors are 1-row or 1-column views
     cumsum,       // running sum along the last axis of its space
     inputs,       // a block of input nodes (Op::input): nothing to sweep, so the sweep skips it
+    dense,        // act(X @ W + b) on BLAS (entries/dense.hpp): dense layers, large matmuls
 };
 
 enum class Reducer : std::uint8_t { sum, prod, max, min, logsumexp, norm };
