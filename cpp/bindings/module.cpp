@@ -13,4 +13,5 @@ PYBIND11_MODULE(_core, m) {
     m.attr("bytes_per_node") = tapegrad::bytes_per_node;
     tapegrad::bindings::register_ops(m);
     tapegrad::bindings::register_tape(m);
+    tapegrad::bindings::register_replay(m);
 }

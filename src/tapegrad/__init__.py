@@ -17,6 +17,9 @@ from ._var import StaleVarError, TapeMismatchError, Var, VarArray
 from ._var import __all__ as _op_and_type_names
 from ._tape import Tape
 from ._api import grad, value_and_grad
+from ._compile import BranchChangedError, CompiledFunction, compile, hessian, hvp, jvp, load
 
-__all__ = ["Tape", "grad", "value_and_grad", "op_table", "bytes_per_node", "max_nodes", "__version__",
+__all__ = ["Tape", "grad", "value_and_grad",
+           "compile", "CompiledFunction", "BranchChangedError", "load", "hessian", "hvp", "jvp",
+           "op_table", "bytes_per_node", "max_nodes", "__version__",
            *_op_and_type_names]

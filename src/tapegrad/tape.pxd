@@ -6,6 +6,16 @@ from libc.stdint cimport uint8_t, uint32_t, uint64_t
 cdef extern from "tapegrad/tape.hpp" namespace "tapegrad" nogil:
     ctypedef uint32_t index_t
 
+    # Comparisons made while recording (tape.hpp): replay re-checks them.
+    cdef enum class Compare(uint8_t):
+        lt
+        le
+        gt
+        ge
+        eq
+        ne
+        escape
+
     cdef cppclass Tape:
         Tape(uint64_t limit) except +
         index_t size()
@@ -17,3 +27,8 @@ cdef extern from "tapegrad/tape.hpp" namespace "tapegrad" nogil:
         void reset() except +
         void sweep(index_t out, double* adjoint)
         size_t nbytes()
+        void record_comparison(Compare kind, index_t a, index_t b, double constant,
+                               bint b_is_constant, bint outcome) except +
+        bint record_sites
+
+    bint compare(Compare kind, double a, double b)
