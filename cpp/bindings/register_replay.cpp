@@ -98,9 +98,8 @@ unsigned thread_count(int threads) {
 // it, the call raises BranchChangedError.
 template <Mode M>
 void execute(const Program& p, replay::Request& r, int threads, py::object status) {
-    py::array_t<std::int32_t> st;
     if (!status.is_none()) {
-        st = py::array_t<std::int32_t>::ensure(status);
+        auto st = py::array_t<std::int32_t>::ensure(status);
         if (!st || st.ndim() != 1 || static_cast<std::size_t>(st.shape(0)) != r.rows || !st.writeable() ||
             !(st.flags() & py::array::c_style) || st.ptr() != status.ptr())
             throw py::value_error("status must be a writeable int32 array with one entry per point");

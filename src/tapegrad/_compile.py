@@ -312,7 +312,7 @@ class CompiledFunction:
             if batch is not ... and b != batch:
                 raise ValueError(f"{what}s must all be single points or all batches of the same size")
             batch = b
-            cols.append(arr.reshape(1 if b is None else b, -1))
+            cols.append(arr.reshape(1 if b is None else b, math.prod(shape)))
         X = cols[0] if len(cols) == 1 else np.concatenate(cols, axis=1)
         if len(cols) == 0:
             X = np.empty((1, 0))
@@ -515,7 +515,7 @@ def hvp(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[...
     """Return ``g(*args, v)`` = (Hessian of the scalar f at args) · v.
 
     >>> import numpy as np, tapegrad as tg
-    >>> tg.hvp(lambda x: (x ** 3).sum())(np.array([1.0, 2.0]), np.array([1.0, 1.0]))
+    >>> tg.hvp(lambda x: x[0] ** 3 + x[1] ** 3)(np.array([1.0, 2.0]), np.array([1.0, 1.0]))
     array([ 6., 12.])
 
     The tangent v, the last argument, is shaped like ``args[argnums]`` (a

@@ -79,10 +79,12 @@ inline void forward(const Program& p, std::size_t lanes, T* v, T* da, T* db) {
     const std::uint8_t* op = p.ops.data();
     const Parents* par = p.parents.data();
     const double* constant = p.constants.data();
-    for (std::size_t i = first_node; i < p.end; ++i) {
+    const std::size_t end = p.end;
+    for (std::size_t i = first_node; i < end; ++i) {
+        const Parents q = par[i];
         T* y = v + i * L;
-        const T* x = v + std::size_t(par[i].a) * L;
-        const T* z = v + std::size_t(par[i].b) * L;
+        const T* x = v + std::size_t(q.a) * L;
+        const T* z = v + std::size_t(q.b) * L;
         T* pa = da + i * L;
         T* pb = db + i * L;
         switch (static_cast<Op>(op[i])) {
@@ -160,10 +162,11 @@ inline void sweep(const Program& p, std::size_t lanes, const T* TG_RESTRICT da, 
                   T* TG_RESTRICT adj) {
     const std::size_t L = StaticLanes ? StaticLanes : lanes;
     const Parents* par = p.parents.data();
+    const std::size_t from = p.sweep_from;
     if constexpr (StaticLanes == 1) {
         // One point: branch-free like Tape::sweep (an op without a second
         // operand has partial b = 0 and adds into a sink).
-        for (std::size_t i = p.sweep_from; i >= first_node; --i) {
+        for (std::size_t i = from; i >= first_node; --i) {
             const T g = adj[i];
             if constexpr (Masked) {
                 if (is_zero(g)) continue;
@@ -175,7 +178,7 @@ inline void sweep(const Program& p, std::size_t lanes, const T* TG_RESTRICT da, 
         // A chunk of lanes: the dispatch on the node's parents costs once per
         // L lanes, and saves the wasted half of every unary node.
         const Parentage* kind = p.kinds.data();
-        for (std::size_t i = p.sweep_from; i >= first_node; --i) {
+        for (std::size_t i = from; i >= first_node; --i) {
             if (kind[i] == Parentage::none) continue;
             const T* g = adj + i * L;
             const T* pa = da + i * L;

@@ -194,7 +194,7 @@ inline FuzzReport fuzz_load(std::uint64_t cases, std::uint64_t seed) {
     auto violation = [&](const std::string& what) {
         if (!rep.violations++) rep.first_violation = what;
     };
-    for (std::uint64_t c = 0; c < cases; ++c) {
+    while (rep.cases < cases) {
         ++rep.cases;
         Program p = bases[rng.below(bases.size())];
         std::string bytes = rng.below(8) == 0 ? bundle({p, p}) : bundle({p});
