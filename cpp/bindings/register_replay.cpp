@@ -104,7 +104,6 @@ void execute(const Program& p, replay::Request& r, int threads, py::object statu
             !(st.flags() & py::array::c_style) || st.ptr() != status.ptr())
             throw py::value_error("status must be a writeable int32 array with one entry per point");
         r.status = st.mutable_data();
-        std::fill(r.status, r.status + r.rows, -1);
     }
     const unsigned n = thread_count(threads);
     replay::BranchChange change;

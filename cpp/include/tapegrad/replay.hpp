@@ -54,7 +54,9 @@ struct Request {
     double* Ydot = nullptr;      // rows × n_out  (jvp)
     double* G = nullptr;         // rows × n_in   (vjp, hvp)
     double* HV = nullptr;        // rows × n_in   (hvp)
-    std::int32_t* status = nullptr;  // rows: -1, or the first comparison that would go the other way
+    // Optional, one entry per row: run() sets -1, or the first comparison that
+    // would go the other way at that row (and then does not stop at it).
+    std::int32_t* status = nullptr;
 };
 
 // The first point (row) at which a recorded comparison would change, if any.
@@ -358,6 +360,7 @@ template <Mode M>
 BranchChange run(const Program& p, const Request& r, unsigned threads = 1) {
     using T = std::conditional_t<M == Mode::jvp || M == Mode::hvp, Dual, double>;
     BranchChange change;
+    if (r.status) std::fill(r.status, r.status + r.rows, -1);
     if (r.rows == 0) return change;
     const std::size_t L = detail::chunk_lanes<T>(p, r.rows);
     const std::size_t chunks = (r.rows + L - 1) / L;
