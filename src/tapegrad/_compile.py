@@ -119,8 +119,9 @@ class CompiledFunction:
         self._out_shape = tuple(p.out_shape)
         self._sizes = [math.prod(s) for s in self._arg_shapes]
         self._nin, self._nout = p.num_inputs, p.num_outputs
-        # One number in, one number out: the fast paths skip numpy entirely.
-        self._scalar = len(self._arg_shapes) == 1 and self._arg_shapes[0] == () and self._out_shape == ()
+        # One number in, one number out, one tape: the fast paths skip numpy entirely.
+        scalar = len(self._arg_shapes) == 1 and self._arg_shapes[0] == () and self._out_shape == ()
+        self._fast = self._programs[0] if scalar and len(self._programs) == 1 and not self._retrace else None
         if f is not None:
             self.__wrapped__ = f
             self.__doc__ = getattr(f, "__doc__", None) or CompiledFunction.__doc__
@@ -159,12 +160,9 @@ class CompiledFunction:
 
     def __call__(self, *args: Any, threads: int = 1) -> Any:
         """f(*args), or f at every point of a batch."""
-        if self._scalar and len(args) == 1 and type(args[0]) is float and len(self._programs) == 1:
-            try:
-                return self._programs[0].value1(args[0])
-            except BranchChangedError:
-                if not self._retrace:
-                    raise
+        fast = self._fast
+        if fast is not None and len(args) == 1 and type(args[0]) is float:
+            return fast.value1(args[0])
         X, batch = self._pack(args)
         (Y,) = self._run("value", X, (), threads)
         return self._unpack_out(Y, batch)
@@ -174,13 +172,10 @@ class CompiledFunction:
 
         Works as ``scipy.optimize.minimize(cf.value_and_grad, x0, jac=True)``.
         """
+        fast = self._fast
+        if fast is not None and len(args) == 1 and type(args[0]) is float:
+            return fast.value_and_grad1(args[0])
         self._need_scalar_output("value_and_grad")
-        if self._scalar and len(args) == 1 and type(args[0]) is float and len(self._programs) == 1:
-            try:
-                return self._programs[0].value_and_grad1(args[0])
-            except BranchChangedError:
-                if not self._retrace:
-                    raise
         X, batch = self._pack(args)
         Y, G = self._run("vjp", X, (np.ones((X.shape[0], 1)),), threads)
         return self._unpack_out(Y, batch), self._unpack_in(G, batch)

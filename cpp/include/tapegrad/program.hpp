@@ -159,6 +159,13 @@ inline Program program_from_tape(const Tape& t, std::vector<index_t> inputs, std
         const Arity a = info(t.op(i)).arity;
         if (a == Arity::binary_vc || a == Arity::binary_cv) p.constants[i] = t.partials()[i].b;
         if (t.op(i) == Op::input) p.constants[i] = t.value(i);  // used only if it is not an input
+        // x ** 2 records power with a constant 2; square computes the very same
+        // value and partial (a * a and 2 * a) without testing the exponent in
+        // every lane, so the lane loop vectorises.
+        if (t.op(i) == Op::power_vc && p.constants[i] == 2.0) {
+            p.ops[i] = static_cast<std::uint8_t>(Op::square);
+            p.constants[i] = 0.0;
+        }
     }
     p.inputs = std::move(inputs);
     p.outputs = std::move(outputs);
