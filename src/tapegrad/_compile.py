@@ -118,6 +118,8 @@ class CompiledFunction:
         self._arg_shapes = [tuple(s) for s in p.arg_shapes]
         self._out_shape = tuple(p.out_shape)
         self._sizes = [math.prod(s) for s in self._arg_shapes]
+        self._spans = [(lo, lo + n) for lo, n in zip(np.cumsum([0, *self._sizes[:-1]]).tolist(), self._sizes)]
+        self._one_weight = np.ones((1, 1))  # the output weight of a gradient at one point
         self._nin, self._nout = p.num_inputs, p.num_outputs
         # One number in, one number out, one tape: the fast paths skip numpy entirely.
         scalar = len(self._arg_shapes) == 1 and self._arg_shapes[0] == () and self._out_shape == ()
@@ -177,7 +179,8 @@ class CompiledFunction:
             return fast.value_and_grad1(args[0])
         self._need_scalar_output("value_and_grad")
         X, batch = self._pack(args)
-        Y, G = self._run("vjp", X, (np.ones((X.shape[0], 1)),), threads)
+        W = self._one_weight if batch is None else np.ones((X.shape[0], 1))
+        Y, G = self._run("vjp", X, (W,), threads)
         return self._unpack_out(Y, batch), self._unpack_in(G, batch)
 
     def grad(self, *args: Any, threads: int = 1) -> Any:
@@ -249,7 +252,7 @@ class CompiledFunction:
             J = np.ascontiguousarray(Ydot.reshape(B, n, m).transpose(0, 2, 1))
         lead = (B,) if batch is not None else ()
         blocks = []
-        for shape, (lo, hi) in zip(self._arg_shapes, self._bounds()):
+        for shape, (lo, hi) in zip(self._arg_shapes, self._spans):
             block = J[:, :, lo:hi].reshape(lead + self._out_shape + shape)
             blocks.append(float(block) if block.ndim == 0 else block)
         return blocks[0] if len(blocks) == 1 else tuple(blocks)
@@ -290,13 +293,20 @@ class CompiledFunction:
 
     def _pack(self, args: Sequence[Any], what: str = "argument") -> tuple[np.ndarray, int | None]:
         """Arguments -> one (B, num_inputs) float64 array, and B (None: no batch)."""
+        if len(args) == 1 == len(self._arg_shapes):  # the common case, kept short
+            a, shape = args[0], self._arg_shapes[0]
+            arr = a if type(a) is np.ndarray and a.dtype == np.float64 else _as_array(a, 0, what)
+            if arr.shape == shape:
+                return arr.reshape(1, self._sizes[0]), None
+            if arr.shape[1:] == shape and arr.ndim == len(shape) + 1:
+                return arr.reshape(arr.shape[0], self._sizes[0]), arr.shape[0]
         if len(args) != len(self._arg_shapes):
             raise TypeError(f"this function was compiled for {len(self._arg_shapes)} argument(s) of shapes "
                             f"{self._arg_shapes}, but got {len(args)}")
         batch: Any = ...
         cols = []
-        for i, (a, shape) in enumerate(zip(args, self._arg_shapes)):
-            arr = _as_array(a, i, what)
+        for i, (a, shape, size) in enumerate(zip(args, self._arg_shapes, self._sizes)):
+            arr = a if type(a) is np.ndarray and a.dtype == np.float64 else _as_array(a, i, what)
             if arr.shape == shape:
                 b = None
             elif arr.ndim == len(shape) + 1 and arr.shape[1:] == shape:
@@ -307,12 +317,12 @@ class CompiledFunction:
             if batch is not ... and b != batch:
                 raise ValueError(f"{what}s must all be single points or all batches of the same size")
             batch = b
-            cols.append(arr.reshape(1 if b is None else b, math.prod(shape)))
-        X = cols[0] if len(cols) == 1 else np.concatenate(cols, axis=1)
-        if len(cols) == 0:
-            X = np.empty((1, 0))
-            batch = None
-        return np.ascontiguousarray(X, dtype=np.float64), batch
+            cols.append(arr.reshape(1 if b is None else b, size))
+        if len(cols) == 1:  # the replay makes it C-contiguous if it is not (a copy only then)
+            return cols[0], batch
+        if not cols:
+            return np.empty((1, 0)), None
+        return np.concatenate(cols, axis=1), batch
 
     def _pack_output_like(self, w: Any, batch: int | None) -> np.ndarray:
         arr = _as_array(w, 0, "cotangent")
@@ -331,21 +341,19 @@ class CompiledFunction:
             raise TypeError(f"{method} needs f to return a scalar, but it returns shape {self._out_shape}; "
                             "use jacobian, vjp or jvp for a vector output")
 
-    def _bounds(self) -> list[tuple[int, int]]:
-        out, lo = [], 0
-        for s in self._sizes:
-            out.append((lo, lo + s))
-            lo += s
-        return out
-
     def _unpack_out(self, Y: np.ndarray, batch: int | None) -> Any:
         if batch is None:
             return float(Y[0, 0]) if self._out_shape == () else Y[0].reshape(self._out_shape)
         return Y.reshape((batch, *self._out_shape))
 
     def _unpack_in(self, G: np.ndarray, batch: int | None) -> Any:
+        if len(self._arg_shapes) == 1:  # the common case, kept short
+            shape = self._arg_shapes[0]
+            if batch is not None:
+                return G.reshape((batch, *shape))
+            return float(G[0, 0]) if shape == () else G[0].reshape(shape)
         parts = []
-        for shape, (lo, hi) in zip(self._arg_shapes, self._bounds()):
+        for shape, (lo, hi) in zip(self._arg_shapes, self._spans):
             if batch is None:
                 part = float(G[0, lo]) if shape == () else G[0, lo:hi].reshape(shape)
             else:
@@ -357,7 +365,7 @@ class CompiledFunction:
 
     def _unpack_square(self, H: np.ndarray, batch: int | None) -> Any:
         lead = () if batch is None else (batch,)
-        bounds = self._bounds()
+        bounds = self._spans
         rows = []
         for si, (ilo, ihi) in zip(self._arg_shapes, bounds):
             row = []
@@ -371,8 +379,10 @@ class CompiledFunction:
 
     def _run(self, method: str, X: np.ndarray, extra: tuple[np.ndarray, ...], threads: int) -> tuple:
         if len(self._programs) == 1 and not self._retrace:
-            out = getattr(self._programs[0], method)(X, *extra, threads=threads)
-            return out if isinstance(out, tuple) else (out,)
+            # Positional: pybind11 matches keyword arguments by name, which costs
+            # more than a small replay.
+            out = getattr(self._programs[0], method)(X, *extra, threads)
+            return out if type(out) is tuple else (out,)
         return self._run_patterns(method, X, extra, threads)
 
     def _run_patterns(self, method: str, X: np.ndarray, extra: tuple[np.ndarray, ...], threads: int) -> tuple:
@@ -388,14 +398,14 @@ class CompiledFunction:
             if tried == len(programs):
                 if not self._retrace:
                     # None fits: let the first tape raise, naming its comparison.
-                    getattr(programs[0], method)(X[todo[:1]], *(e[todo[:1]] for e in extra), threads=1)
+                    getattr(programs[0], method)(X[todo[:1]], *(e[todo[:1]] for e in extra), 1)
                     raise AssertionError("unreachable: the tape accepted a point it had rejected")
                 self._retrace_at(X[todo[0]])
                 continue
             program = programs[tried]
             tried += 1
             status = np.empty(todo.size, dtype=np.int32)
-            out = getattr(program, method)(X[todo], *(e[todo] for e in extra), threads=threads, status=status)
+            out = getattr(program, method)(X[todo], *(e[todo] for e in extra), threads, status)
             out = out if isinstance(out, tuple) else (out,)
             if results is None:
                 results = [np.empty((rows, *o.shape[1:])) for o in out]
@@ -405,14 +415,14 @@ class CompiledFunction:
             todo = todo[~ok]
         assert results is not None or rows == 0
         if results is None:  # an empty batch
-            out = getattr(self._programs[0], method)(X, *extra, threads=threads)
+            out = getattr(self._programs[0], method)(X, *extra, threads)
             return out if isinstance(out, tuple) else (out,)
         return tuple(results)
 
     def _retrace_at(self, x: np.ndarray) -> None:
         """Record f again at point x (one row of packed inputs) and keep the tape."""
         args = []
-        for shape, (lo, hi) in zip(self._arg_shapes, self._bounds()):
+        for shape, (lo, hi) in zip(self._arg_shapes, self._spans):
             args.append(float(x[lo]) if shape == () else x[lo:hi].reshape(shape).copy())
         program = _record(self._f, args, self._debug)
         if [tuple(s) for s in program.arg_shapes] != self._arg_shapes or tuple(program.out_shape) != self._out_shape:

@@ -75,8 +75,12 @@ namespace detail {
 // constant operand, the variable operand is parent a and the constant comes
 // from the program. An op without a second variable operand stores partial
 // b = 0, so the branch-free single-point sweep may add it into a sink.
+//
+// Partials: node i owns 2L entries of `d` from 2iL, its L partials a then its
+// L partials b -- for one point the pair {a, b} of the tape's own layout, for
+// a chunk two rows the lane loops stream through.
 template <class T, bool Partials, std::size_t StaticLanes>
-inline void forward(const Program& p, std::size_t lanes, T* v, T* da, T* db) {
+inline void forward(const Program& p, std::size_t lanes, T* v, T* d) {
     const std::size_t L = StaticLanes ? StaticLanes : lanes;
     const std::uint8_t* op = p.ops.data();
     const Parents* par = p.parents.data();
@@ -87,8 +91,8 @@ inline void forward(const Program& p, std::size_t lanes, T* v, T* da, T* db) {
         T* y = v + i * L;
         const T* x = v + std::size_t(q.a) * L;
         const T* z = v + std::size_t(q.b) * L;
-        T* pa = da + i * L;
-        T* pb = db + i * L;
+        T* pa = d + 2 * i * L;
+        T* pb = pa + L;
         switch (static_cast<Op>(op[i])) {
 #define TG_UNARY(name, ...)                                                                  \
     case Op::name:                                                                           \
@@ -160,8 +164,7 @@ inline bool is_zero(const Dual& g) { return g.v == 0.0 && g.t == 0.0; }
 // masked variant skips such nodes. It is only needed when the unmasked result
 // has a NaN, so it runs only then (see run_chunk).
 template <class T, bool Masked, std::size_t StaticLanes>
-inline void sweep(const Program& p, std::size_t lanes, const T* TG_RESTRICT da, const T* TG_RESTRICT db,
-                  T* TG_RESTRICT adj) {
+inline void sweep(const Program& p, std::size_t lanes, const T* TG_RESTRICT d, T* TG_RESTRICT adj) {
     const std::size_t L = StaticLanes ? StaticLanes : lanes;
     const Parents* par = p.parents.data();
     const std::size_t from = p.sweep_from;
@@ -173,8 +176,8 @@ inline void sweep(const Program& p, std::size_t lanes, const T* TG_RESTRICT da, 
             if constexpr (Masked) {
                 if (is_zero(g)) continue;
             }
-            adj[par[i].a] += da[i] * g;
-            adj[par[i].b] += db[i] * g;
+            adj[par[i].a] += d[2 * i] * g;
+            adj[par[i].b] += d[2 * i + 1] * g;
         }
     } else {
         // A chunk of lanes: the dispatch on the node's parents costs once per
@@ -183,7 +186,7 @@ inline void sweep(const Program& p, std::size_t lanes, const T* TG_RESTRICT da, 
         for (std::size_t i = from; i >= first_node; --i) {
             if (kind[i] == Parentage::none) continue;
             const T* g = adj + i * L;
-            const T* pa = da + i * L;
+            const T* pa = d + 2 * i * L;
             T* ra = adj + std::size_t(par[i].a) * L;
             for (std::size_t l = 0; l < L; ++l) {
                 if constexpr (Masked) {
@@ -192,7 +195,7 @@ inline void sweep(const Program& p, std::size_t lanes, const T* TG_RESTRICT da, 
                 ra[l] += pa[l] * g[l];
             }
             if (kind[i] == Parentage::two) {
-                const T* pb = db + i * L;
+                const T* pb = pa + L;
                 T* rb = adj + std::size_t(par[i].b) * L;
                 for (std::size_t l = 0; l < L; ++l) {
                     if constexpr (Masked) {
@@ -211,7 +214,7 @@ inline void sweep(const Program& p, std::size_t lanes, const T* TG_RESTRICT da, 
 // are kept, so repeated calls allocate nothing.
 template <class T>
 struct Workspace {
-    Buffer<T> value, da, db, adjoint;
+    Buffer<T> value, partials, adjoint;
 };
 
 template <class T>
@@ -235,8 +238,7 @@ void run_chunk(const Program& p, const Request& r, std::size_t row0, std::size_t
     Workspace<T>& w = thread_workspace<T>();
     w.value.reserve(cells);
     if constexpr (partials) {
-        w.da.reserve(cells);
-        w.db.reserve(cells);
+        w.partials.reserve(2 * cells);
         w.adjoint.reserve(std::size_t(p.sweep_from + 1) * L);
     }
     T* v = w.value.data();
@@ -257,7 +259,7 @@ void run_chunk(const Program& p, const Request& r, std::size_t row0, std::size_t
         }
     }
 
-    forward<T, partials, StaticLanes>(p, L, v, w.da.data(), w.db.data());
+    forward<T, partials, StaticLanes>(p, L, v, w.partials.data());
 
     // Re-check every comparison of the recording at every lane.
     for (std::size_t k = 0; k < p.guards.size(); ++k) {
@@ -296,7 +298,7 @@ void run_chunk(const Program& p, const Request& r, std::size_t row0, std::size_t
                 const double* wj = r.W + row0 * n_out + j;
                 for (std::size_t l = 0; l < L; ++l) a[l] += T(wj[l * n_out]);
             }
-            sweep<T, decltype(masked)::value, StaticLanes>(p, L, w.da.data(), w.db.data(), adj);
+            sweep<T, decltype(masked)::value, StaticLanes>(p, L, w.partials.data(), adj);
         };
         seed_and_sweep(std::false_type{});
         // NaN is how 0 * inf on a dead node shows up; only then is the slower
