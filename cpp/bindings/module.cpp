@@ -14,4 +14,5 @@ PYBIND11_MODULE(_core, m) {
     tapegrad::bindings::register_ops(m);
     tapegrad::bindings::register_tape(m);
     tapegrad::bindings::register_replay(m);
+    tapegrad::bindings::register_arrays(m);
 }

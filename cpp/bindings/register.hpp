@@ -5,4 +5,5 @@ namespace tapegrad::bindings {
 void register_ops(pybind11::module_& m);
 void register_tape(pybind11::module_& m);
 void register_replay(pybind11::module_& m);
+void register_arrays(pybind11::module_& m);
 }  // namespace tapegrad::bindings

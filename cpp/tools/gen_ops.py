@@ -4,7 +4,9 @@
                                               Cython: copy the package's .pyx/.pxd
                                               files from SRC to OUT/tapegrad, filling
                                               the marker lines of _var.pyx with the op
-                                              functions and Var's operators/methods
+                                              functions and Var's operators/methods, and
+                                              the marker line of _array.pyx with
+                                              VarArray's operators/methods
     python gen_ops.py OPS_DEF --stubs FILE    rewrite the generated part of _var.pyi
     python gen_ops.py OPS_DEF --readme FILE   rewrite the op table in the README
     add --check to --stubs/--readme: exit 1 if the file is not up to date
@@ -187,8 +189,42 @@ def pxi_methods(rows: list[OpRow]) -> str:
     return "\n".join(out) + "\n"
 
 
+# Array operators that numpy arrays do not have either (math.floor(array) is
+# an error in numpy too); their method forms (va.floor()) are still generated.
+NOT_ARRAY_OPERATORS = {"__floor__", "__ceil__", "__round__"}
+
+
+def pxi_array_methods(rows: list[OpRow]) -> str:
+    """VarArray's operators and ufunc-named methods: each records one
+    elementwise entry through _array.pyx's _unary/_binary."""
+    out = ["    # Generated from ops.def by cpp/tools/gen_ops.py. Do not edit.", ""]
+    for r in rows:
+        n = r.name
+        if r.py and r.py not in NOT_ARRAY_OPERATORS:
+            extra = SPECIAL_SIGNATURES.get(r.py, "")
+            if r.arity == 1:
+                out += [f"    def {r.py}(self{extra}):", f'        return _unary("{n}", self)', ""]
+            else:
+                reflected = "__r" + r.py[2:]
+                for meth, call in ((r.py, f'_binary("{n}", self, other)'), (reflected, f'_binary("{n}", other, self)')):
+                    out.append(f"    def {meth}(self, other{extra}):")
+                    if r.py in SPECIAL_CHECKS:
+                        out.append(SPECIAL_CHECKS[r.py].replace("on a Var", "on a VarArray"))
+                    out += [f"        return {call}", ""]
+        if n == "round":
+            continue  # round(decimals) is written by hand, as numpy spells it
+        if r.arity == 1:
+            out += [f"    def {n}(self):", f'        """Method form of tapegrad.{n}."""',
+                    f'        return _raise_unsupported(_unary("{n}", self), "{n}", (self,))', ""]
+        else:
+            out += [f"    def {n}(self, other):", f'        """Method form of tapegrad.{n}."""',
+                    f'        return _raise_unsupported(_binary("{n}", self, other), "{n}", (self, other))', ""]
+    return "\n".join(out) + "\n"
+
+
 FUNCTIONS_MARKER = "# @ops.def: op functions\n"
 METHODS_MARKER = "    # @ops.def: Var operators and methods\n"
+ARRAY_METHODS_MARKER = "    # @ops.def: VarArray operators and methods\n"
 
 
 def write_cython(rows: list[OpRow], src: Path, out: Path) -> None:
@@ -205,6 +241,11 @@ def write_cython(rows: list[OpRow], src: Path, out: Path) -> None:
             raise SystemExit(f"{src / '_var.pyx'}: expected the marker line {marker.strip()!r} exactly once")
     pyx = pyx.replace(FUNCTIONS_MARKER, pxi_functions(rows)).replace(METHODS_MARKER, pxi_methods(rows))
     files["_var.pyx"] = pyx
+    if "_array.pyx" in files:
+        arr = files["_array.pyx"]
+        if arr.count(ARRAY_METHODS_MARKER) != 1:
+            raise SystemExit(f"{src / '_array.pyx'}: expected the marker line {ARRAY_METHODS_MARKER.strip()!r} once")
+        files["_array.pyx"] = arr.replace(ARRAY_METHODS_MARKER, pxi_array_methods(rows))
     for name, text in files.items():
         f = pkg / name
         if not f.exists() or f.read_text() != text:  # keep mtimes stable for incremental builds

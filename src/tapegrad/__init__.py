@@ -12,14 +12,21 @@ working on numbers and on Vars; ``tg.op_table()`` lists them.
 """
 
 from ._core import __version__, bytes_per_node, max_nodes, op_table
-from ._var import *  # noqa: F403  (Var, VarArray, errors, one function per op-table row)
-from ._var import StaleVarError, TapeMismatchError, Var, VarArray
+from ._var import *  # noqa: F403  (Var, errors, one function per op-table row)
+from ._var import StaleVarError, TapeMismatchError, Var
 from ._var import __all__ as _op_and_type_names
+from ._array import VarArray
 from ._tape import Tape
 from ._api import grad, value_and_grad
+# Arrays: numpy's array functions, the functional API over arrays and pytrees.
+from ._arrays import *  # noqa: F403  (sum, mean, dot, matmul, where, concatenate, ...)
+from ._arrays import __all__ as _array_functions
+from ._api import jacobian, vjp
+from ._check import GradientCheckError, check_grads
+
 from ._compile import BranchChangedError, CompiledFunction, compile, hessian, hvp, jvp, load
 
-__all__ = ["Tape", "grad", "value_and_grad",
-           "compile", "CompiledFunction", "BranchChangedError", "load", "hessian", "hvp", "jvp",
-           "op_table", "bytes_per_node", "max_nodes", "__version__",
-           *_op_and_type_names]
+__all__ = ["Tape", "grad", "value_and_grad", "op_table", "bytes_per_node", "max_nodes", "__version__",
+           *_op_and_type_names, "VarArray", "jacobian", "vjp", "check_grads", "GradientCheckError",
+           *_array_functions,
+           "compile", "CompiledFunction", "BranchChangedError", "load", "hessian", "hvp", "jvp"]

@@ -1,4 +1,5 @@
-"""The functional API: grad and value_and_grad of ordinary Python functions."""
+"""The functional API: grad, value_and_grad, jacobian and vjp of ordinary
+Python functions of numbers, arrays and pytrees of them."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from . import _core
+from ._pytree import flatten, unflatten
 from ._tape import Tape
-from ._var import Var, VarArray
+from ._var import Var
+from ._array import VarArray
 
 # One pool of reusable tapes per thread: a grad call borrows a tape, records,
 # sweeps, resets it and gives it back, so repeated calls allocate nothing and
@@ -30,17 +34,72 @@ def _give_back(tape: Tape) -> None:
     _local.pool.append(tape)
 
 
-def _watch(tape: Tape, x: Any, position: int) -> Var | VarArray:
-    """Record argument `x` as independent variables."""
-    if isinstance(x, (float, int, np.floating, np.integer)) and not isinstance(x, bool):
+# ---- inputs: the leaves of the differentiated arguments become tape inputs ---------------
+
+
+def _watch_leaf(tape: Tape, x: Any, position: int) -> Var | VarArray:
+    if isinstance(x, (float, int, np.floating, np.integer)) and not isinstance(x, (bool, np.bool_)):
         return tape.var(float(x))
-    if isinstance(x, (np.ndarray, list, tuple)):
-        arr = np.asarray(x)
-        if arr.dtype.kind not in "fiu":
-            raise TypeError(f"argument {position} has dtype {arr.dtype}; tapegrad differentiates real numbers")
-        return tape.vars(arr.astype(np.float64, copy=False))
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind not in "fiu":
+            raise TypeError(f"argument {position} has dtype {x.dtype}; tapegrad differentiates real numbers "
+                            "(integer arrays become float64)")
+        return tape.vars(x.astype(np.float64, copy=False))
+    if isinstance(x, complex):
+        raise TypeError(f"argument {position} has dtype complex; tapegrad differentiates real numbers")
     raise TypeError(f"cannot differentiate with respect to argument {position} of type {type(x).__name__}: "
-                    "pass a float or a numpy array")
+                    "pass floats, numpy arrays, or tuples/lists/dicts of them")
+
+
+def _watch(tape: Tape, arg: Any, position: int) -> tuple[Any, list[Var | VarArray], Any]:
+    """Record the leaves of pytree `arg` as inputs: (arg on the tape, its leaves, its structure)."""
+    leaves, tree = flatten(arg)
+    watched = [_watch_leaf(tape, x, position) for x in leaves]
+    return unflatten(tree, watched), watched, tree
+
+
+def _views(leaves: Sequence[Var | VarArray]) -> list[tuple]:
+    """Where each watched leaf lives on the tape, for _core._pullback."""
+    return [(x.index, (), ()) if isinstance(x, Var) else x._view() for x in leaves]
+
+
+def _split(flat: np.ndarray, leaves: Sequence[Var | VarArray], tree: Any, lead: tuple = ()) -> Any:
+    """Cut one pullback row (or a block of rows, shape lead + (total,)) into the
+    gradient pytree: a float (or an array of shape lead) per number leaf, an
+    array of shape lead + leaf shape per array leaf."""
+    parts, at = [], 0
+    for x in leaves:
+        shape = () if isinstance(x, Var) else x.shape
+        size = 1 if isinstance(x, Var) else x.size
+        block = flat[..., at:at + size].reshape(lead + shape)
+        at += size
+        parts.append(float(block) if not lead and not shape else block)
+    return unflatten(tree, parts)
+
+
+def _argnums(argnums: int | Sequence[int]) -> tuple[int, ...]:
+    return (argnums,) if isinstance(argnums, int) else tuple(argnums)
+
+
+def _call(tape: Tape, f: Callable[..., Any], argnums: int | Sequence[int], args: tuple, kwargs: dict):
+    """Call f with the argnums arguments recorded: (output, [(leaves, tree) per argnum])."""
+    call_args = list(args)
+    watched = []
+    for i in _argnums(argnums):
+        if not -len(call_args) <= i < len(call_args):
+            raise TypeError(f"argnums={argnums} but f was called with {len(call_args)} positional arguments")
+        call_args[i], leaves, tree = _watch(tape, call_args[i], i)
+        watched.append((leaves, tree))
+    return f(*call_args, **kwargs), watched
+
+
+def _leave_tape(x: Any) -> Any:
+    """A pytree with Vars and VarArrays replaced by their values (the tape is reset after the call)."""
+    leaves, tree = flatten(x)
+    return unflatten(tree, [v.value if isinstance(v, (Var, VarArray)) else v for v in leaves])
+
+
+# ---- outputs --------------------------------------------------------------------------------
 
 
 def _scalar_output(out: Any) -> Var | float:
@@ -56,8 +115,28 @@ def _scalar_output(out: Any) -> Var | float:
                     "use tapegrad.jacobian for vector outputs, or reduce the output (e.g. .sum())")
 
 
-def _argnums(argnums: int | Sequence[int]) -> tuple[int, ...]:
-    return (argnums,) if isinstance(argnums, int) else tuple(argnums)
+def _output_slots(out: Any) -> tuple[np.ndarray, np.ndarray, tuple, np.ndarray]:
+    """The output as (slots of its Var elements, their positions in the flat
+    output, its shape, its values); constant elements have no slot."""
+    if isinstance(out, VarArray):
+        return out.slots().reshape(-1), np.arange(out.size), out.shape, out.value
+    if isinstance(out, Var):
+        return np.array([out.index], np.uint32), np.array([0]), (), np.array(out.value)
+    arr = np.asarray(out, dtype=object) if not isinstance(out, np.ndarray) else out
+    if arr.dtype != object:
+        if arr.dtype.kind not in "fiub":
+            raise TypeError(f"f returned an array of dtype {arr.dtype}; tapegrad differentiates real numbers")
+        return np.empty(0, np.uint32), np.empty(0, np.int64), arr.shape, arr.astype(float)
+    flat = arr.reshape(-1)
+    where = [i for i, v in enumerate(flat) if isinstance(v, Var)]
+    if any(isinstance(v, VarArray) for v in flat):
+        raise TypeError("f returned a nested list of VarArrays; combine them with tapegrad.stack first")
+    values = np.array([v.value if isinstance(v, Var) else float(v) for v in flat]).reshape(arr.shape)
+    slots = np.array([flat[i].index for i in where], dtype=np.uint32)
+    return slots, np.array(where, dtype=np.int64), arr.shape, values
+
+
+# ---- grad and value_and_grad ------------------------------------------------------------------
 
 
 def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
@@ -67,38 +146,45 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     >>> import tapegrad as tg
     >>> tg.value_and_grad(lambda x: x * tg.exp(x))(0.0)
     (0.0, 1.0)
+    >>> value, g = tg.value_and_grad(lambda p: (p["w"] ** 2).sum() + p["b"])({"w": np.ones(2), "b": 1.0})
+    >>> value, g["w"], g["b"]
+    (3.0, array([2., 2.]), 1.0)
 
-    The gradient is a float for a float argument and an ndarray of the same
-    shape for an array argument; with a tuple ``argnums``, a tuple of those.
-    With ``has_aux=True``, f returns ``(value, aux)`` and the result is
-    ``((value, aux), gradient)``.
+    f returns a scalar. Its arguments may be numbers, arrays of any shape
+    (integer arrays become float64) and pytrees of them (tuples, lists, dicts);
+    the gradient has the argument's structure: a float per number, a float64
+    ndarray of the same shape per array. With a tuple ``argnums``, a tuple of
+    those. With ``has_aux=True``, f returns ``(value, aux)`` and the result is
+    ``((value, aux), gradient)``, aux with its Vars replaced by their values.
     """
-    nums = _argnums(argnums)
 
     @functools.wraps(f)
     def wrapped(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
         tape = _borrow()
         try:
-            call_args = list(args)
-            wrt = []
-            for i in nums:
-                if i >= len(call_args):
-                    raise TypeError(f"argnums={argnums} but f was called with {len(call_args)} positional arguments")
-                call_args[i] = _watch(tape, call_args[i], i)
-                wrt.append(call_args[i])
-            out = f(*call_args, **kwargs)
+            out, watched = _call(tape, f, argnums, args, kwargs)
             aux = None
             if has_aux:
                 if not (isinstance(out, tuple) and len(out) == 2):
                     raise TypeError("with has_aux=True, f must return a pair (value, aux)")
                 out, aux = out
             y = _scalar_output(out)
-            grads = tape.gradient(y, wrt)
+            leaves = [x for ls, _ in watched for x in ls]
+            if isinstance(y, Var):
+                flat = _core._pullback(tape, np.array([y.index], np.uint32), None, _views(leaves),
+                                       tape.generation)[0]
+            else:
+                flat = np.zeros(sum(1 if isinstance(x, Var) else x.size for x in leaves))
             value = float(y)
             if has_aux:
                 aux = _leave_tape(aux)
         finally:
             _give_back(tape)
+        grads, at = [], 0
+        for ls, tree in watched:
+            n = sum(1 if isinstance(x, Var) else x.size for x in ls)
+            grads.append(_split(flat[at:at + n], ls, tree))
+            at += n
         g = grads[0] if isinstance(argnums, int) else tuple(grads)
         return ((value, aux), g) if has_aux else (value, g)
 
@@ -112,8 +198,12 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     >>> import tapegrad as tg
     >>> tg.grad(lambda x: x ** 3)(2.0)
     12.0
+    >>> tg.grad(lambda x: (x ** 2).sum())(np.array([1.0, 2.0]))
+    array([2., 4.])
 
-    ``argnums`` chooses the argument(s) to differentiate with respect to.
+    ``argnums`` chooses the argument(s) to differentiate with respect to; see
+    value_and_grad for pytrees and ``has_aux`` (then the result is
+    ``(gradient, aux)``).
     """
     vg = value_and_grad(f, argnums, has_aux)
 
@@ -125,14 +215,94 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     return wrapped
 
 
-def _leave_tape(x: Any) -> Any:
-    """Replace Vars in an aux output by their values (the tape is reset after the call)."""
-    if isinstance(x, Var):
-        return x.value
-    if isinstance(x, VarArray):
-        return x.value
-    if isinstance(x, (list, tuple)):
-        return type(x)(_leave_tape(v) for v in x)
-    if isinstance(x, dict):
-        return {k: _leave_tape(v) for k, v in x.items()}
-    return x
+# ---- jacobian and vjp --------------------------------------------------------------------------
+
+
+def jacobian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """Return a function computing the Jacobian of f by reverse mode: one
+    recording, then one sweep per output element (a row of the Jacobian).
+
+    >>> import tapegrad as tg
+    >>> tg.jacobian(lambda x: x ** 2)(np.array([1.0, 2.0]))
+    array([[2., 0.],
+           [0., 4.]])
+
+    The result has shape ``f(x).shape + x.shape`` (as autograd documents); for
+    a pytree argument, a pytree of such arrays; with a tuple ``argnums``, a
+    tuple of those. f may return a VarArray, a Var, a number, or a nested list
+    of Vars and numbers.
+    """
+
+    @functools.wraps(f)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        tape = _borrow()
+        try:
+            out, watched = _call(tape, f, argnums, args, kwargs)
+            slots, where, shape, _ = _output_slots(out)
+            leaves = [x for ls, _ in watched for x in ls]
+            total = sum(1 if isinstance(x, Var) else x.size for x in leaves)
+            rows = np.zeros((int(np.prod(shape, dtype=np.int64)), total))
+            if slots.size:
+                rows[where] = _core._pullback(tape, slots, None, _views(leaves), tape.generation)
+        finally:
+            _give_back(tape)
+        jacs, at = [], 0
+        for ls, tree in watched:
+            n = sum(1 if isinstance(x, Var) else x.size for x in ls)
+            block = rows[:, at:at + n].reshape(shape + (n,))
+            jacs.append(_split(block, ls, tree, lead=shape))
+            at += n
+        jacs = [_as_array_leaves(j) for j in jacs]
+        return jacs[0] if isinstance(argnums, int) else tuple(jacs)
+
+    return wrapped
+
+
+def _as_array_leaves(tree: Any) -> Any:
+    """Jacobian blocks are always ndarrays (0-d for a scalar of a scalar)."""
+    leaves, definition = flatten(tree)
+    return unflatten(definition, [np.asarray(x, dtype=np.float64) for x in leaves])
+
+
+def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], tuple]]:
+    """Evaluate f at primals and return ``(output, pullback)``, where
+    ``pullback(cotangent)`` gives the vector-Jacobian product: a tuple with one
+    gradient (of the primal's structure) per primal. The cotangent has the
+    output's structure. Each pullback call is one reverse sweep over the same
+    recording, which stays alive as long as the pullback does.
+
+    >>> import tapegrad as tg
+    >>> out, pullback = tg.vjp(lambda x: x * 3.0, np.array([1.0, 2.0]))
+    >>> out, pullback(np.array([1.0, -1.0]))
+    (array([3., 6.]), (array([ 3., -3.]),))
+    """
+    tape = Tape()  # its own tape: the pullback keeps it alive
+    out, watched = _call(tape, f, tuple(range(len(primals))), primals, {})
+    out_leaves, out_tree = flatten(out)
+    described = [_output_slots(o) for o in out_leaves]
+    leaves = [x for ls, _ in watched for x in ls]
+    views = _views(leaves)
+    slots = np.concatenate([d[0] for d in described]) if described else np.empty(0, np.uint32)
+    value = unflatten(out_tree, [float(d[3]) if d[2] == () else d[3] for d in described])
+
+    def pullback(cotangent: Any) -> tuple:
+        ct_leaves, ct_tree = flatten(cotangent)
+        if len(ct_leaves) != len(described):
+            raise ValueError(f"the cotangent has {len(ct_leaves)} leaves; f's output has {len(described)}")
+        seeds = []
+        for ct, (_, where, shape, _) in zip(ct_leaves, described):
+            c = np.asarray(ct, dtype=np.float64)
+            if c.shape != shape:
+                raise ValueError(f"cotangent of shape {c.shape} for an output of shape {shape}")
+            seeds.append(c.reshape(-1)[where])
+        row = np.concatenate(seeds) if seeds else np.empty(0)
+        flat = _core._pullback(tape, slots, row[None, :], views, tape.generation)[0]
+        grads, at = [], 0
+        for ls, tree in watched:
+            n = sum(1 if isinstance(x, Var) else x.size for x in ls)
+            grads.append(_split(flat[at:at + n], ls, tree))
+            at += n
+        return tuple(grads)
+
+    return value, pullback
+

@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._api import _argnums, _borrow, _give_back, _watch
+from ._api import _argnums, _borrow, _give_back, _watch_leaf
 from ._tape import Tape
-from ._var import Var, VarArray, _record_sites, _slot_of, _slots_of
+from ._array import VarArray, _slots_of
+from ._var import Var, _record_sites, _slot_of
 
 BranchChangedError = _core.BranchChangedError
 
@@ -38,7 +39,7 @@ def _record(f: Callable[..., Any], args: Sequence[Any], debug: bool) -> _core.Pr
         tape._sites = []
         _record_sites(tape, True)
     try:
-        wrt = [_watch(tape, a, i) for i, a in enumerate(args)]
+        wrt = [_watch_leaf(tape, np.asarray(a) if isinstance(a, (list, tuple)) else a, i) for i, a in enumerate(args)]
         out = f(*wrt)
         shapes = [() if isinstance(w, Var) else tuple(w.shape) for w in wrt]
         inputs = [np.array([w.index], np.uint32) if isinstance(w, Var) else w.slots().reshape(-1) for w in wrt]

@@ -9,7 +9,8 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from ._var import Var, VarArray, _new_var, _new_vars, _slot_of, _slots_of
+from ._array import VarArray, _new_vars, _slots_of
+from ._var import Var, _new_var, _slot_of
 
 Wrt = Union[Var, VarArray, Sequence[Union[Var, VarArray]]]
 

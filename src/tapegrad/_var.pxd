@@ -12,15 +12,3 @@ cdef class Var:
     # The tape's generation when this Var was made: a reset() bumps it, which
     # turns every older Var stale.
     cdef uint32_t generation
-
-
-cdef class VarArray:
-    cdef Tape* ctape
-    cdef object owner
-    cdef uint32_t generation
-    cdef index_t first
-    cdef tuple _shape
-    cdef tuple _strides  # in slots, one per axis
-    cdef Py_ssize_t _size
-
-    cdef int _check(self) except -1

@@ -1,6 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, embedsignature=True
 # distutils: language = c++
-"""The hot front end: the scalar `Var` and the slot view `VarArray`.
+"""The hot front end: the scalar `Var` (its array counterpart, VarArray, is in _array.pyx).
 
 Every operator of a Var calls the inline C++ recorder (record.hpp) directly:
 per-op cost from Python decides how fast gradients of ordinary Python code
@@ -95,27 +95,41 @@ ctypedef double (*eval1_t)(double) noexcept nogil
 ctypedef double (*eval2_t)(double, double) noexcept nogil
 
 
+cdef object _arrays = None  # tapegrad._array, imported on first use (it imports this module)
+
+
+cdef object _array_op(str name, tuple args):
+    """An op-table function whose operands include arrays (VarArray, ndarray,
+    lists): one elementwise entry, recorded by tapegrad._array; NotImplemented
+    for operands it does not know either."""
+    global _arrays
+    if _arrays is None:
+        from tapegrad import _array
+        _arrays = _array
+    return _arrays.elementwise(name, args)
+
+
 cdef object _other1(object x, str name, eval1_t fn):
-    """A unary op on something that is not a Var: a number, or NotImplemented."""
+    """A unary op on something that is not a Var: a number, an array, or NotImplemented."""
     cdef double c
     if _constant(x, &c):
         return fn(c)
-    return NotImplemented
+    return _array_op(name, (x,))
 
 
 cdef object _other2(object a, object b, str name, eval2_t fn):
-    """A binary op where no operand was a usable Var: numbers, or NotImplemented
-    (so Python can try the other operand's reflected method)."""
+    """A binary op where no operand was a usable Var: numbers, arrays, or
+    NotImplemented (so Python can try the other operand's reflected method)."""
     cdef double c, d
     if type(a) is not Var and type(b) is not Var and _constant(a, &c) and _constant(b, &d):
         return fn(c, d)
-    return NotImplemented
+    return _array_op(name, (a, b))
 
 
 cdef object _raise_unsupported(object result, str name, tuple args):
     if result is NotImplemented:
         types = ", ".join(type(a).__name__ for a in args)
-        raise TypeError(f"tapegrad.{name} does not support ({types}): it takes numbers and Vars")
+        raise TypeError(f"tapegrad.{name} does not support ({types}): it takes numbers, Vars and arrays")
     return result
 
 
@@ -242,6 +256,15 @@ cdef class Var:
     def __reduce__(self):
         raise TypeError("a Var cannot be pickled: it is a slot of a live tape. Pickle v.value instead.")
 
+    # numpy functions and ufuncs on Vars dispatch to tapegrad (tapegrad/_numpy_interop.py).
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        from tapegrad._numpy_interop import array_ufunc
+        return array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        from tapegrad._numpy_interop import array_function
+        return array_function(func, types, args, kwargs)
+
     # Comparisons compare values and return plain bool; each is also recorded
     # on the tape (kind, operands, outcome), so that a compiled replay can
     # tell when its branch would change (tapegrad.compile).
@@ -269,144 +292,6 @@ cdef class Var:
 # @ops.def: op functions
 
 
-# ---- VarArray: a strided view over tape slots --------------------------------------
-
-cdef VarArray _make_array(object owner, Tape* tape, uint32_t generation, index_t first,
-                          tuple shape, tuple strides):
-    cdef VarArray a = VarArray.__new__(VarArray)
-    cdef Py_ssize_t n = 1
-    a.owner = owner
-    a.ctape = tape
-    a.generation = generation
-    a.first = first
-    a._shape = shape
-    a._strides = strides
-    for d in shape:
-        n *= <Py_ssize_t>d
-    a._size = n
-    return a
-
-
-cdef tuple _c_strides(tuple shape):
-    strides = []
-    cdef Py_ssize_t s = 1
-    for d in reversed(shape):
-        strides.append(s)
-        s *= <Py_ssize_t>d
-    return tuple(reversed(strides))
-
-
-@cython.final
-cdef class VarArray:
-    """An n-dimensional array of Vars: a view (first slot, shape, strides) over
-    tape slots, as a numpy array is a view over memory.
-
-    Indexing with integers gives a ``Var`` and adds no node; basic slices give
-    another view. ``.value`` is the float ndarray of the values.
-    """
-
-    def __init__(self, *args, **kwargs):
-        raise TypeError("VarArrays are made by a tape: use tape.vars(array), or tapegrad.grad(f)(array)")
-
-    @property
-    def shape(self) -> tuple:
-        return self._shape
-
-    @property
-    def ndim(self) -> int:
-        return len(self._shape)
-
-    @property
-    def size(self) -> int:
-        return self._size
-
-    @property
-    def tape(self):
-        """The Tape these Vars are recorded on."""
-        return self.owner
-
-    def slots(self):
-        """The node index of every element, as a uint32 ndarray of this shape."""
-        self._check()
-        out = np.full(self._shape, self.first, dtype=np.int64)
-        for axis, (d, s) in enumerate(zip(self._shape, self._strides)):
-            view = [1] * len(self._shape)
-            view[axis] = d
-            out += (np.arange(d, dtype=np.int64) * s).reshape(view)
-        return out.astype(np.uint32)
-
-    @property
-    def value(self):
-        """The values as a new float64 ndarray of this shape."""
-        self._check()
-        cdef index_t n = self.ctape.size()
-        values = np.asarray(<double[:n]> self.ctape.values()) if n else np.empty(0)
-        return values[self.slots()]
-
-    cdef int _check(self) except -1:
-        if self.generation != self.ctape.generation():
-            raise StaleVarError(_STALE)
-        return 0
-
-    def __len__(self):
-        if not self._shape:
-            raise TypeError("len() of a 0-d VarArray")
-        return self._shape[0]
-
-    def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
-
-    def __getitem__(self, key):
-        cdef Py_ssize_t i, d
-        cdef Var r
-        self._check()
-        if type(key) is not tuple:
-            key = (key,)
-        if len(key) > len(self._shape):
-            raise IndexError(f"too many indices: array is {len(self._shape)}-dimensional, "
-                             f"but {len(key)} were indexed")
-        offset = self.first
-        shape, strides = [], []
-        for axis, k in enumerate(key):
-            d = self._shape[axis]
-            if isinstance(k, slice):
-                start, stop, step = k.indices(d)
-                shape.append(len(range(start, stop, step)))
-                strides.append(self._strides[axis] * step)
-                offset += start * self._strides[axis]
-            else:
-                try:
-                    i = k.__index__()
-                except AttributeError:
-                    raise IndexError(f"only integers and slices are valid indices, not {type(k).__name__}") from None
-                if i < -d or i >= d:
-                    raise IndexError(f"index {i} is out of bounds for axis {axis} with size {d}")
-                if i < 0:
-                    i += d
-                offset += i * self._strides[axis]
-        shape.extend(self._shape[len(key):])
-        strides.extend(self._strides[len(key):])
-        if not shape:
-            r = Var.__new__(Var)
-            r.ctape = self.ctape
-            r.owner = self.owner
-            r.slot = <index_t>offset
-            r.generation = self.generation
-            return r
-        return _make_array(self.owner, self.ctape, self.generation, <index_t>offset, tuple(shape), tuple(strides))
-
-    def __array__(self, dtype=None, copy=None):
-        raise TypeError("a VarArray cannot become a plain numpy array without leaving the tape; "
-                        "use va.value if you want the numbers")
-
-    def __repr__(self):
-        if self.generation != self.ctape.generation():
-            return f"VarArray(<stale: tape was reset>, shape={self._shape})"
-        body = np.array2string(self.value, separator=", ", prefix="VarArray(")
-        return f"VarArray({body}, shape={self._shape})"
-
-
 # ---- entry points used by the Python Tape ---------------------------------------------
 
 def _new_var(owner, double value) -> Var:
@@ -420,18 +305,6 @@ def _new_var(owner, double value) -> Var:
     return r
 
 
-def _new_vars(owner, values) -> VarArray:
-    """Record one input node per element of the float64 ndarray `values`."""
-    cdef Tape* tape = _tape_of(owner)
-    cdef double[::1] flat = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
-    cdef Py_ssize_t i, n = flat.shape[0]
-    cdef index_t first = tape.size()
-    for i in range(n):
-        tape.push_input(flat[i])
-    shape = tuple(np.shape(values))
-    return _make_array(owner, tape, tape.generation(), first, shape, _c_strides(shape))
-
-
 def _slot_of(Var v, owner) -> int:
     """The node index of `v`, after checking it is a live Var of `owner`."""
     if v.owner is not owner:
@@ -440,11 +313,4 @@ def _slot_of(Var v, owner) -> int:
     return v.slot
 
 
-def _slots_of(VarArray a, owner):
-    """The node indices of `a` (uint32 ndarray of its shape), checked like slot_of."""
-    if a.owner is not owner:
-        raise TapeMismatchError(_MISMATCH)
-    return a.slots()
-
-
-__all__ = ["Var", "VarArray", "StaleVarError", "TapeMismatchError", *UNARY_OPS, *BINARY_OPS]
+__all__ = ["Var", "StaleVarError", "TapeMismatchError", *UNARY_OPS, *BINARY_OPS]

@@ -24,6 +24,7 @@ cdef extern from "tapegrad/tape.hpp" namespace "tapegrad" nogil:
         double value(index_t)
         const double* values()
         index_t push_input(double) except +
+        index_t push_inputs(const double*, index_t) except +
         void reset() except +
         void sweep(index_t out, double* adjoint)
         size_t nbytes()

@@ -14,6 +14,7 @@ namespace tapegrad {
 enum class Op : std::uint8_t {
     sink,   // the first slots: absorb the second "parent" of unary ops and constants
     input,  // an independent variable
+    entry,  // a slot owned by an array entry (entries.hpp): its parents are sinks
 #define TG_UNARY(name, ...) name,
 #define TG_BINARY(name, ...) name, name##_vc, name##_cv,
 #include "ops.def"
@@ -33,6 +34,7 @@ struct OpInfo {
 inline constexpr OpInfo op_info[] = {
     {"sink", Arity::none, "a sink slot: absorbs unused parents"},
     {"input", Arity::none, "independent variable"},
+    {"entry", Arity::none, "output slot of an array entry (entries.hpp)"},
 #define TG_UNARY(name, py, value, partial, lo, hi, doc) {#name, Arity::unary, doc},
 #define TG_BINARY(name, py, value, pa, pb, alo, ahi, blo, bhi, doc) \
     {#name, Arity::binary, doc}, {#name, Arity::binary_vc, doc}, {#name, Arity::binary_cv, doc},

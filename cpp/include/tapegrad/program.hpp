@@ -25,6 +25,12 @@ struct invalid_program : std::invalid_argument {
     using std::invalid_argument::invalid_argument;
 };
 
+// A recorded tape that replay cannot run (yet): the binding turns it into a
+// TypeError that says what is supported.
+struct unsupported_tape : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
 using Shape = std::vector<std::uint64_t>;
 
 // How replay treats a node's parents: none (sinks, inputs, constants), one
@@ -97,6 +103,8 @@ inline void Program::validate() {
     for (std::size_t i = first_node; i < n; ++i) {
         if (!is_known(ops[i]) || ops[i] == static_cast<std::uint8_t>(Op::sink))
             reject("unknown opcode " + std::to_string(ops[i]) + " at node " + std::to_string(i));
+        if (ops[i] == static_cast<std::uint8_t>(Op::entry))
+            reject("node " + std::to_string(i) + " belongs to an array entry, which replay does not run");
         const Op op = static_cast<Op>(ops[i]);
         const Parents p = parents[i];
         if (p.a >= i || p.b >= i) reject("node " + std::to_string(i) + " has a parent that is not below it");
@@ -152,6 +160,15 @@ inline Program program_from_tape(const Tape& t, std::vector<index_t> inputs, std
                                  std::vector<Shape> arg_shapes, Shape out_shape, std::vector<std::string> sites) {
     Program p;
     const index_t n = t.size();
+    for (index_t i = first_node; i < n; ++i)
+        if (t.op(i) == Op::entry)
+            throw unsupported_tape(
+                "tapegrad.compile replays scalar operations: arithmetic and tapegrad functions on Vars, "
+                "including loops over the elements of array arguments. f used a whole-array operation "
+                "(arithmetic on a VarArray, or a numpy/tapegrad function applied to an array), which "
+                "records an array entry, and compiled replay does not run array entries yet. Use "
+                "tapegrad.grad / value_and_grad / jacobian for this function, or write it with scalar "
+                "operations (e.g. a loop over x[i]).");
     p.ops.assign(t.ops(), t.ops() + n);
     p.parents.assign(t.parents(), t.parents() + n);
     p.constants.assign(n, 0.0);

@@ -1,0 +1,151 @@
+// Reverse sweeps for the functional API over arrays: vector-Jacobian products
+// and Jacobians, any number of seeds per call, gradients gathered straight
+// from strided views (no index arrays built in Python). The sweeps run with
+// the GIL released.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "register.hpp"
+#include "tape_handle.hpp"
+#include "tapegrad/strided.hpp"
+
+namespace py = pybind11;
+
+namespace tapegrad::bindings {
+
+namespace {
+
+// Where a Var or VarArray lives: first slot, shape and strides (in slots).
+struct View {
+    std::int64_t first;
+    std::vector<std::int64_t> shape, strides;
+    std::int64_t size;
+};
+
+View to_view(const py::handle& item) {
+    auto t = item.cast<py::tuple>();
+    View v;
+    v.first = t[0].cast<std::int64_t>();
+    v.shape = t[1].cast<std::vector<std::int64_t>>();
+    v.strides = t[2].cast<std::vector<std::int64_t>>();
+    if (v.shape.size() != v.strides.size() || static_cast<int>(v.shape.size()) > max_dims)
+        throw py::value_error("a view needs one stride per axis (at most 32 axes)");
+    v.size = 1;
+    for (auto d : v.shape) v.size *= d;
+    return v;
+}
+
+bool inside(const View& v, std::int64_t n) {
+    if (v.size == 0) return true;
+    std::int64_t lo, hi;
+    walk_extent(static_cast<int>(v.shape.size()), v.shape.data(), v.strides.data(), lo, hi);
+    return v.first + lo >= Tape::num_sinks && v.first + hi < n;
+}
+
+// Sweeps seeded at the slots `outs`: row r of the result holds, for every
+// element of every view in `wrt` (in order, C order within a view), the
+// derivative of sum_k seeds[r, k] * node(outs[k]); with no seeds, row k is the
+// derivative of node(outs[k]) alone (one Jacobian row per sweep).
+py::array_t<double> pullback(TapeHandle& h, py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast> outs,
+                             py::object seeds_obj, py::list wrt, std::uint32_t generation) {
+    std::vector<View> views;
+    std::int64_t total = 0;
+    for (auto item : wrt) {
+        views.push_back(to_view(item));
+        total += views.back().size;
+    }
+    const py::ssize_t m = outs.size();
+    const bool identity = seeds_obj.is_none();
+    py::array_t<double, py::array::c_style | py::array::forcecast> seeds;
+    if (!identity) {
+        seeds = seeds_obj.cast<py::array_t<double, py::array::c_style | py::array::forcecast>>();
+        if (seeds.ndim() != 2 || seeds.shape(1) != m)
+            throw py::value_error("seeds must have shape (rows, number of outputs)");
+    }
+    const py::ssize_t rows = identity ? m : seeds.shape(0);
+    py::array_t<double> result({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(total)});
+    double* r = result.mutable_data();
+    const std::uint32_t* o = outs.data();
+    const double* s = identity ? nullptr : seeds.data();
+    std::string error;
+    {
+        py::gil_scoped_release release;  // pure C++ from here: no Python object is touched
+        const Tape& t = h.tape;
+        auto hold = t.lock_storage();
+        std::lock_guard<std::mutex> workspace(h.adjoint_mutex);
+        const std::int64_t n_tape = t.size();
+        if (t.generation() != generation) error = "stale";
+        for (py::ssize_t k = 0; k < m && error.empty(); ++k)
+            if (o[k] < Tape::num_sinks || o[k] >= n_tape) error = "output node " + std::to_string(o[k]) + " is not on this tape";
+        for (const View& v : views)
+            if (error.empty() && !inside(v, n_tape)) error = "a variable's view reaches outside this tape";
+        const std::uint32_t top_all = m ? *std::max_element(o, o + m) : 0;
+        for (py::ssize_t row = 0; row < rows && error.empty(); ++row) {
+            double* out_row = r + row * total;
+            const std::uint32_t top = identity ? o[row] : top_all;
+            if (m == 0) {
+                std::fill(out_row, out_row + total, 0.0);
+                continue;
+            }
+            const std::size_t n = std::size_t(top) + 1;
+            h.adjoint.reserve(n);  // kept between sweeps: no page faults on the next one
+            h.adjoint_high_water = std::max(h.adjoint_high_water, n);
+            double* adj = h.adjoint.data();
+            std::memset(adj, 0, n * sizeof(double));
+            if (identity) {
+                adj[top] = 1.0;
+            } else {
+                for (py::ssize_t k = 0; k < m; ++k) adj[o[k]] += s[row * m + k];
+            }
+            t.sweep(top, adj);
+            std::int64_t at = 0;
+            for (const View& v : views) {
+                for_each_run<1>(static_cast<int>(v.shape.size()), v.shape.data(), {v.strides.data()}, {v.first},
+                                v.size, [&](auto off, std::int64_t len, auto step, std::int64_t i) {
+                                    for (std::int64_t j = 0; j < len; ++j) {
+                                        const std::int64_t slot = off[0] + j * step[0];
+                                        out_row[at + i + j] = slot <= top ? adj[slot] : 0.0;
+                                    }
+                                });
+                at += v.size;
+            }
+        }
+    }
+    if (error == "stale")
+        throw py::value_error("the tape was reset while this gradient was being requested; record again");
+    if (!error.empty()) throw py::index_error(error);
+    return result;
+}
+
+py::dict entry_counts(const TapeHandle& h) {
+    static const char* kinds[] = {"elementwise", "reduce", "gather", "matmul", "cumsum"};
+    py::dict d;
+    for (const char* k : kinds) d[k] = 0;
+    const EntryList& list = h.tape.entries();
+    for (std::size_t i = 0; i < list.list.size(); ++i) {
+        const char* k = kinds[static_cast<int>(list.list[i].kind)];
+        d[k] = d[k].cast<int>() + 1;
+    }
+    return d;
+}
+
+}  // namespace
+
+void register_arrays(py::module_& m) {
+    m.def("_pullback", &pullback, py::arg("tape"), py::arg("outs"), py::arg("seeds"), py::arg("wrt"),
+          py::arg("generation"),
+          "Reverse sweeps seeded at node indices `outs`: with seeds (rows x len(outs)) one sweep per row of "
+          "seeds; with seeds=None one sweep per output (a Jacobian row each). `wrt` lists (first, shape, "
+          "strides) views; returns a (rows x total elements of wrt) float64 array.");
+    m.def("_entry_counts", &entry_counts, py::arg("tape"),
+          "How many array entries of each kind the tape holds (for tests and curiosity).");
+}
+
+}  // namespace tapegrad::bindings

@@ -1,0 +1,58 @@
+// Array entries: the descriptor (entries/entry.hpp), one header per kind, and
+// the two dispatchers the rest of tapegrad calls:
+//
+//   forward_entry<T>(e, list, values, partials, weights)
+//       values and partials of e's output slots from its operands' values.
+//       Recording runs it on doubles; replay may run it again, on doubles or
+//       dual numbers, with arrays of its own (slot-indexed, like the tape's).
+//   backward_entry(e, list, partials, values, g, count, adj)
+//       adj[operands] += (d outputs / d operands)^T g, for the first `count`
+//       outputs; what the reverse sweep runs when it reaches e. An output with
+//       adjoint 0 always passes exactly 0 (even through an inf/NaN partial):
+//       unlike the scalar loop, whose dependency chain the mask lengthens,
+//       these loops are streams where the mask costs little, so there is no
+//       unmasked variant to choose.
+#pragma once
+#include <cstdint>
+
+#include "entries/cumsum.hpp"
+#include "entries/elementwise.hpp"
+#include "entries/entry.hpp"
+#include "entries/gather.hpp"
+#include "entries/matmul.hpp"
+#include "entries/reduce.hpp"
+
+namespace tapegrad {
+
+template <class T, class PP>
+inline void forward_entry(const Entry& e, const EntryList& list, T* values, PP* partials, T* weights) {
+    const std::int64_t* geometry = list.geometry.data() + e.geometry;
+    switch (e.kind) {
+        case EntryKind::elementwise: entries::forward_elementwise(e, geometry, values, partials); return;
+        case EntryKind::reduce: entries::forward_reduce(e, geometry, values, weights); return;
+        case EntryKind::gather: entries::forward_gather(e, list.indices.data(), values, partials); return;
+        case EntryKind::matmul: entries::forward_matmul(e, geometry, list.constants.data(), values); return;
+        case EntryKind::cumsum: entries::forward_cumsum(e, geometry, values); return;
+    }
+}
+
+template <class PP>
+inline void backward_entry(const Entry& e, const EntryList& list, const PP* partials, const double* values,
+                           const double* g, std::int64_t count, double* adj) noexcept {
+    const std::int64_t* geometry = list.geometry.data() + e.geometry;
+    switch (e.kind) {
+        case EntryKind::elementwise:
+            entries::backward_elementwise<true>(e, geometry, partials, g, count, adj);
+            return;
+        case EntryKind::reduce: entries::backward_reduce(e, geometry, list.weights.data(), g, count, adj); return;
+        case EntryKind::gather:
+            entries::backward_gather<true>(e, list.indices.data(), partials, g, count, adj);
+            return;
+        case EntryKind::matmul:
+            entries::backward_matmul(e, geometry, list.constants.data(), values, g, count, adj);
+            return;
+        case EntryKind::cumsum: entries::backward_cumsum(e, geometry, g, count, adj); return;
+    }
+}
+
+}  // namespace tapegrad

@@ -1,0 +1,102 @@
+// Array entries: one tape entry per whole-array operation.
+//
+// An entry owns a contiguous range of NEW slots [first, first + size) of the
+// tape: their values are the array's elements (so scalar code reads them like
+// any node), their opcode is Op::entry and their parents are sinks. The
+// per-element partials of an elementwise entry sit in partials[slot].a/.b of
+// its own output slots, so sweeping it is a vectorisable loop with no parent
+// indices at all. What an entry needs beyond that (shape and strides of its
+// operands, reduction weights, constant matrices, gather sources) lives in the
+// arenas of an EntryList, referenced by offset.
+#pragma once
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "../buffer.hpp"
+#include "../config.hpp"
+#include "../ops.hpp"
+
+namespace tapegrad {
+
+enum class EntryKind : std::uint8_t {
+    elementwise,  // an op-table row applied elementwise, operands broadcast
+    reduce,       // a reduction over trailing axes of its space (see Reducer)
+    gather,       // out[j] = in[src[j]] or a constant: fancy indexing, concatenate, stack, where, clip
+    matmul,       // (M x K) @ (K x N); vectors are 1-row or 1-column views
+    cumsum,       // running sum along the last axis of its space
+};
+
+enum class Reducer : std::uint8_t { sum, prod, max, min, logsumexp, norm };
+
+namespace entry_flags {
+// elementwise _vc/_cv: the constant differs per element; each output keeps its
+// own in partials[slot].b (else it is Entry::scalar, copied there too).
+inline constexpr std::uint8_t constant_per_element = 1;
+inline constexpr std::uint8_t a_constant = 2;  // matmul: A is in EntryList::constants
+inline constexpr std::uint8_t b_constant = 4;  // matmul: B is in EntryList::constants
+}  // namespace entry_flags
+
+struct Entry {
+    EntryKind kind;
+    Op op;                   // elementwise: the op-table opcode (name, name_vc or name_cv)
+    Reducer reducer;         // reduce
+    std::uint8_t ndim;       // axes of the iteration space
+    std::uint8_t split;      // reduce: the leading `split` axes are kept (one output each), the rest reduced
+    std::uint8_t flags;      // entry_flags
+    index_t first, size;     // the output slots [first, first + size), contiguous over the space
+    index_t a, b;            // first slot of the variable operand(s)
+    std::uint64_t geometry;  // EntryList::geometry offset: shape[ndim], then one stride vector per operand walk
+    std::uint64_t data;      // EntryList::constants (matmul) or EntryList::indices (gather) offset
+    std::uint64_t weights;   // EntryList::weights offset: reduce's per-input partials
+    double scalar;           // elementwise: the scalar constant; reduce sum: the uniform partial (1 or 1/n)
+};
+
+// A growable array whose growth never copies (Buffer), addressed by offset
+// because its storage may move.
+template <class T>
+class Arena {
+public:
+    std::size_t size() const noexcept { return size_; }
+    T* data() noexcept { return buf_.data(); }
+    const T* data() const noexcept { return buf_.data(); }
+    T& operator[](std::size_t i) noexcept { return buf_[i]; }
+    const T& operator[](std::size_t i) const noexcept { return buf_[i]; }
+
+    // Room for n more elements (uninitialised); returns the offset of the first.
+    std::size_t extend(std::size_t n) {
+        if (n > buf_.capacity() - size_) buf_.reserve(std::max({size_ + n, 2 * buf_.capacity(), std::size_t(256)}));
+        const std::size_t at = size_;
+        size_ += n;
+        high_water_ = std::max(high_water_, size_);
+        return at;
+    }
+    void clear() noexcept { size_ = 0; }
+    // RAM held: the pages written so far (kept across clear()).
+    std::size_t bytes() const noexcept {
+        constexpr std::size_t page = 4096;
+        return std::min(buf_.bytes(), (high_water_ * sizeof(T) + page - 1) / page * page);
+    }
+
+private:
+    Buffer<T> buf_;
+    std::size_t size_ = 0, high_water_ = 0;
+};
+
+struct EntryList {
+    Arena<Entry> list;               // sorted by first slot: recording order
+    Arena<std::int64_t> geometry;    // shapes and strides
+    Arena<double> constants;         // constant operands the partials cannot hold (matmul)
+    Arena<double> weights;           // partials that do not fit in the output slots (reduce)
+    Arena<index_t> indices;          // gather sources
+
+    bool empty() const noexcept { return list.size() == 0; }
+    void clear() noexcept {
+        list.clear(); geometry.clear(); constants.clear(); weights.clear(); indices.clear();
+    }
+    std::size_t bytes() const noexcept {
+        return list.bytes() + geometry.bytes() + constants.bytes() + weights.bytes() + indices.bytes();
+    }
+};
+
+}  // namespace tapegrad

@@ -1,0 +1,38 @@
+// Gather entries: out[j] is a copy of slot src[j], or a constant. Fancy and
+// boolean indexing, concatenate, stack, where and clip are all one gather
+// whose sources the front end computes with numpy on arrays of slot numbers.
+//
+// Per output: indices[e.data + j] = its source slot, or a sink for a constant;
+// partials {a: 1, b: 0} for a copy and {a: 0, b: constant} for a constant, so
+// the value is always a * values[src] + b (sinks hold 0) and the backward is
+// adj[src] += a * g, branch-free (a constant sends 0 into a sink).
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+#include "entry.hpp"
+
+namespace tapegrad::entries {
+
+template <class T, class PP>
+inline void forward_gather(const Entry& e, const index_t* indices, T* values, const PP* partials) {
+    const index_t* TG_RESTRICT src = indices + e.data;
+    const PP* TG_RESTRICT p = partials + e.first;
+    T* TG_RESTRICT y = values + e.first;
+    for (index_t j = 0; j < e.size; ++j) y[j] = p[j].a * values[src[j]] + p[j].b;
+}
+
+template <bool Mask, class PP>
+inline void backward_gather(const Entry& e, const index_t* indices, const PP* partials, const double* g,
+                            std::int64_t count, double* adj) noexcept {
+    const index_t* TG_RESTRICT src = indices + e.data;
+    const PP* TG_RESTRICT p = partials + e.first;
+    for (std::int64_t j = 0; j < count; ++j) {
+        if constexpr (Mask) {
+            if (g[j] == 0.0) continue;
+        }
+        adj[src[j]] += p[j].a * g[j];
+    }
+}
+
+}  // namespace tapegrad::entries

@@ -1,0 +1,846 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, embedsignature=True
+# distutils: language = c++
+"""VarArray, an n-d view over tape slots, and the recording of array entries.
+
+One array operation is one call into C++ (cpp/include/tapegrad/arrays.hpp):
+operands cross as (first slot, shape, strides) or as a numpy buffer, and no
+Python loop ever walks their elements. Elementwise ops are the hot path and
+live here in full; reductions, products and copies are composed in _arrays.py
+on the record_* primitives at the end of this file. VarArray's operators and
+ufunc-named methods are generated from ops.def (the `# @ops.def` marker).
+"""
+
+cimport cython
+from cpython.float cimport PyFloat_AS_DOUBLE
+from cpython.long cimport PyLong_AsDouble
+from libc.stdint cimport int64_t, uint32_t, uintptr_t
+
+import numpy as np
+
+from tapegrad.tape cimport Tape, index_t
+from tapegrad._var cimport Var
+from tapegrad._var import StaleVarError, TapeMismatchError, _MISMATCH, _STALE
+
+
+cdef extern from "tapegrad/arrays.hpp" namespace "tapegrad" nogil:
+    cdef cppclass Entry:
+        index_t first
+        index_t size
+
+
+cdef extern from *:
+    """
+    #include "tapegrad/arrays.hpp"
+    // Opcodes and reducers cross from Cython as ints; these wrappers cast them.
+    static int tg_op_count() { return static_cast<int>(tapegrad::Op::count); }
+    static const char* tg_op_name(int i) { return tapegrad::op_info[i].name; }
+    static int tg_op_arity(int i) { return static_cast<int>(tapegrad::op_info[i].arity); }
+    static tapegrad::Entry tg_begin_elementwise(tapegrad::Tape& t, int op, int nd, const int64_t* shape,
+            tapegrad::index_t a, const int64_t* sa, tapegrad::index_t b, const int64_t* sb,
+            double scalar, const double* cdata, const int64_t* cs) {
+        return tapegrad::begin_elementwise(t, static_cast<tapegrad::Op>(op), nd, shape, a, sa, b, sb, scalar, cdata, cs);
+    }
+    static tapegrad::Entry tg_begin_reduce(tapegrad::Tape& t, int how, int nd, int nkept, const int64_t* shape,
+            tapegrad::index_t a, const int64_t* sa, double scale) {
+        return tapegrad::begin_reduce(t, static_cast<tapegrad::Reducer>(how), nd, nkept, shape, a, sa, scale);
+    }
+    static void tg_eval_elementwise(int op, int nd, const int64_t* shape, const double* a, const int64_t* sa,
+            const double* b, const int64_t* sb, double* out) {
+        tapegrad::eval_elementwise(static_cast<tapegrad::Op>(op), nd, shape, a, sa, b, sb, out);
+    }
+    """
+    int tg_op_count()
+    const char* tg_op_name(int)
+    int tg_op_arity(int)
+    Entry tg_begin_elementwise(Tape&, int, int, const int64_t*, index_t, const int64_t*, index_t,
+                               const int64_t*, double, const double*, const int64_t*) except +
+    Entry tg_begin_reduce(Tape&, int, int, int, const int64_t*, index_t, const int64_t*, double) except +
+    void tg_eval_elementwise(int, int, const int64_t*, const double*, const int64_t*, const double*,
+                             const int64_t*, double*) except +
+
+
+cdef extern from "tapegrad/arrays.hpp" namespace "tapegrad" nogil:
+    Entry begin_gather(Tape&, index_t, const int64_t*, const double*) except +
+    Entry begin_matmul(Tape&, int64_t, int64_t, int64_t, index_t, int64_t, int64_t, const double*,
+                       index_t, int64_t, int64_t, const double*) except +
+    Entry begin_cumsum(Tape&, int, const int64_t*, index_t, const int64_t*) except +
+    void run_entry(Tape&, const Entry&) except +
+    void commit_entry(Tape&, const Entry&) except +
+
+
+cdef enum:
+    MAX_DIMS = 32
+    # Entries this large compute without holding the GIL (below, releasing it
+    # costs more than it frees).
+    RELEASE_GIL_AT = 1 << 16
+
+# Arity as ops.hpp numbers it.
+cdef enum:
+    ARITY_UNARY = 1
+    ARITY_BINARY = 2
+    ARITY_VC = 3
+    ARITY_CV = 4
+
+
+# ---- op-table names to opcodes (read from the C++ table, not listed here) -----------
+
+cdef dict _UNARY = {}   # name -> opcode
+cdef dict _BINARY = {}  # name -> (opcode, opcode_vc, opcode_cv)
+
+
+cdef _read_op_table():
+    cdef int i, arity
+    for i in range(tg_op_count()):
+        name = tg_op_name(i).decode()
+        arity = tg_op_arity(i)
+        if arity == ARITY_UNARY:
+            _UNARY[name] = i
+        elif arity == ARITY_BINARY:
+            _BINARY[name] = (i, i + 1, i + 2)  # ops.hpp: name, name_vc, name_cv
+
+
+_read_op_table()
+REDUCERS = {"sum": 0, "prod": 1, "max": 2, "min": 3, "logsumexp": 4, "norm": 5}  # entry.hpp's Reducer
+
+
+# ---- operands ---------------------------------------------------------------------------
+
+cdef enum Kind:
+    K_UNKNOWN = 0  # not an operand tapegrad knows: the caller returns NotImplemented
+    K_SLOTS = 1    # a Var or VarArray: slots of a tape
+    K_SCALAR = 2   # a number
+    K_ARRAY = 3    # a constant float64 array
+    K_OBJECT = 4   # an object ndarray (it may hold Vars): numpy's object loops handle it
+
+
+cdef struct Operand:
+    int kind
+    int nd
+    Tape* tape
+    uint32_t generation
+    index_t first
+    double scalar
+    const double* data
+    int64_t shape[MAX_DIMS]
+    int64_t strides[MAX_DIMS]  # in slots, or in doubles for K_ARRAY
+
+
+cdef inline Tape* _tape_ptr(object owner) except NULL:
+    return <Tape*><uintptr_t>owner._address
+
+
+cdef int _classify(object x, Operand* o, list keep) except -1:
+    """Describe operand x in *o; constant arrays are kept alive in `keep`."""
+    cdef VarArray va
+    cdef Var v
+    cdef Py_ssize_t d, n
+    cdef const double[::1] flat
+    o.nd = 0
+    o.data = NULL
+    t = type(x)
+    if t is VarArray:
+        va = <VarArray>x
+        va._check()
+        o.kind, o.tape, o.generation, o.first = K_SLOTS, va.ctape, va.generation, va.first
+        o.nd = len(va._shape)
+        for d in range(o.nd):
+            o.shape[d] = va._shape[d]
+            o.strides[d] = va._strides[d]
+        return 0
+    if t is Var:
+        v = <Var>x
+        if v.generation != v.ctape.generation():
+            raise StaleVarError(_STALE)
+        o.kind, o.tape, o.generation, o.first = K_SLOTS, v.ctape, v.generation, v.slot
+        return 0
+    if t is float:
+        o.kind, o.scalar = K_SCALAR, PyFloat_AS_DOUBLE(x)
+        return 0
+    if t is int:
+        o.kind, o.scalar = K_SCALAR, PyLong_AsDouble(x)
+        return 0
+    if isinstance(x, (np.ndarray, list, tuple, float, int, np.generic)):
+        arr = np.asarray(x)
+        kind = arr.dtype.kind
+        if kind == "O":
+            o.kind = K_OBJECT
+            return 0
+        if kind not in "fiub":
+            raise TypeError(f"tapegrad ops take real numbers, Vars and arrays, not arrays of dtype {arr.dtype}"
+                            + (" (tapegrad differentiates real-valued functions)" if kind == "c" else ""))
+        if arr.ndim == 0:
+            o.kind, o.scalar = K_SCALAR, float(arr)
+            return 0
+        if arr.ndim > MAX_DIMS:
+            raise ValueError(f"tapegrad arrays have at most {MAX_DIMS} dimensions")
+        arr = np.ascontiguousarray(arr, dtype=np.float64)
+        keep.append(arr)
+        o.kind, o.nd = K_ARRAY, arr.ndim
+        n = 1
+        for d in range(o.nd - 1, -1, -1):
+            o.shape[d] = arr.shape[d]
+            o.strides[d] = n
+            n *= o.shape[d]
+        if n:
+            flat = arr.reshape(-1)
+            o.data = &flat[0]
+        return 0
+    if x is None or isinstance(x, (str, bytes, complex)):
+        raise TypeError(f"tapegrad ops take real numbers, Vars and arrays, not {type(x).__name__}"
+                        + (" (tapegrad differentiates real-valued functions)" if isinstance(x, complex) else ""))
+    o.kind = K_UNKNOWN
+    return 0
+
+
+cdef int _broadcast(Operand* a, Operand* b, int64_t* shape) except -1:
+    """numpy's broadcasting of a and b: writes the result shape, returns its ndim."""
+    cdef int nd = a.nd if a.nd > b.nd else b.nd
+    cdef int i
+    cdef int64_t da, db
+    for i in range(nd):
+        da = a.shape[i - nd + a.nd] if i >= nd - a.nd else 1
+        db = b.shape[i - nd + b.nd] if i >= nd - b.nd else 1
+        if da == db or db == 1:
+            shape[i] = da
+        elif da == 1:
+            shape[i] = db
+        else:
+            sa = tuple(a.shape[k] for k in range(a.nd))
+            sb = tuple(b.shape[k] for k in range(b.nd))
+            raise ValueError(f"operands could not be broadcast together with shapes {sa} {sb}")
+    return nd
+
+
+cdef void _align(Operand* o, int nd, int64_t* shape, int64_t* out) noexcept:
+    """o's strides over the broadcast space: 0 along axes it is broadcast over."""
+    cdef int i, j
+    for i in range(nd):
+        j = i - (nd - o.nd)
+        out[i] = 0 if j < 0 or (o.shape[j] == 1 and shape[i] != 1) else o.strides[j]
+
+
+cdef tuple _shape_tuple(int nd, int64_t* shape):
+    return tuple([shape[i] for i in range(nd)])
+
+
+cdef tuple _c_strides(tuple shape):
+    cdef Py_ssize_t s = 1
+    cdef list strides = []
+    for d in reversed(shape):
+        strides.append(s)
+        s *= <Py_ssize_t>d
+    strides.reverse()
+    return tuple(strides)
+
+
+cdef object _result(object owner, Tape* tape, index_t first, tuple shape):
+    """The output of an entry: a Var for shape (), else a contiguous VarArray."""
+    cdef Var r
+    if not shape:
+        r = Var.__new__(Var)
+        r.ctape = tape
+        r.owner = owner
+        r.slot = first
+        r.generation = tape.generation()
+        return r
+    return _make_array(owner, tape, tape.generation(), first, shape, _c_strides(shape))
+
+
+cdef object _owner_of(object x):
+    return (<VarArray>x).owner if type(x) is VarArray else (<Var>x).owner
+
+
+cdef inline void _run(Tape* tape, const Entry& e) except *:
+    if e.size >= RELEASE_GIL_AT:
+        with nogil:  # slots reserved and the storage lock held inside: no Python object is touched
+            run_entry(tape[0], e)
+    else:
+        run_entry(tape[0], e)
+    commit_entry(tape[0], e)
+
+
+# ---- elementwise ops ---------------------------------------------------------------------
+
+cdef object _object_loop(str name, tuple args):
+    """An op on numpy object arrays (which may hold Vars): numpy's object loop
+    calls tapegrad.<name> on every element, as it calls methods for Vars."""
+    import tapegrad
+    fn = getattr(tapegrad, name)
+    objs = [_to_objects(x) if type(x) is VarArray else x for x in args]
+    return np.frompyfunc(fn, len(args), 1)(*objs)
+
+
+cdef object _evaluate(int code, int nd, int64_t* shape, Operand* a, Operand* b):
+    """An op-table row on constants only: the values, as numpy would give them."""
+    cdef int64_t sa[MAX_DIMS]
+    cdef int64_t sb[MAX_DIMS]
+    cdef double[::1] flat
+    cdef const double* pa = a.data
+    cdef const double* pb = NULL
+    if a.kind == K_SCALAR:
+        pa = &a.scalar
+    _align(a, nd, shape, sa)
+    if b != NULL:
+        pb = b.data
+        if b.kind == K_SCALAR:
+            pb = &b.scalar
+        _align(b, nd, shape, sb)
+    out = np.empty(_shape_tuple(nd, shape))
+    if out.size == 0:
+        return out
+    flat = out.reshape(-1)
+    tg_eval_elementwise(code, nd, shape, pa, sa, pb, sb, &flat[0])
+    return float(out) if nd == 0 else out
+
+
+cdef object _unary(str name, object x):
+    """tapegrad.<name>(x) for an array-like x: one elementwise entry."""
+    cdef Operand o
+    cdef int64_t shape[MAX_DIMS]
+    cdef int64_t sa[MAX_DIMS]
+    cdef int code = _UNARY[name]
+    cdef int i
+    cdef Entry e
+    keep = []
+    _classify(x, &o, keep)
+    if o.kind == K_UNKNOWN:
+        return NotImplemented
+    if o.kind == K_OBJECT:
+        return _object_loop(name, (x,))
+    for i in range(o.nd):
+        shape[i] = o.shape[i]
+    if o.kind != K_SLOTS:
+        return _evaluate(code, o.nd, shape, &o, NULL)
+    _align(&o, o.nd, shape, sa)
+    e = tg_begin_elementwise(o.tape[0], code, o.nd, shape, o.first, sa, 0, sa, 0.0, NULL, NULL)
+    _run(o.tape, e)
+    return _result(_owner_of(x), o.tape, e.first, _shape_tuple(o.nd, shape))
+
+
+cdef object _binary(str name, object a, object b):
+    """tapegrad.<name>(a, b) with numpy broadcasting: one elementwise entry."""
+    cdef Operand oa, ob
+    cdef Operand* var
+    cdef Operand* cst
+    cdef int64_t shape[MAX_DIMS]
+    cdef int64_t s1[MAX_DIMS]
+    cdef int64_t s2[MAX_DIMS]
+    cdef int nd, code
+    cdef Entry e
+    keep = []
+    _classify(a, &oa, keep)
+    _classify(b, &ob, keep)
+    if oa.kind == K_UNKNOWN or ob.kind == K_UNKNOWN:
+        return NotImplemented
+    if oa.kind == K_OBJECT or ob.kind == K_OBJECT:
+        return _object_loop(name, (a, b))
+    codes = _BINARY[name]
+    nd = _broadcast(&oa, &ob, shape)
+    if oa.kind == K_SLOTS and ob.kind == K_SLOTS:
+        if oa.tape != ob.tape:
+            raise TapeMismatchError(_MISMATCH)
+        _align(&oa, nd, shape, s1)
+        _align(&ob, nd, shape, s2)
+        e = tg_begin_elementwise(oa.tape[0], codes[0], nd, shape, oa.first, s1, ob.first, s2, 0.0, NULL, NULL)
+        _run(oa.tape, e)
+        return _result(_owner_of(a), oa.tape, e.first, _shape_tuple(nd, shape))
+    if oa.kind == K_SLOTS:
+        var, cst, code, owner = &oa, &ob, codes[1], _owner_of(a)
+    elif ob.kind == K_SLOTS:
+        var, cst, code, owner = &ob, &oa, codes[2], _owner_of(b)
+    else:
+        return _evaluate(codes[0], nd, shape, &oa, &ob)
+    _align(var, nd, shape, s1)
+    _align(cst, nd, shape, s2)
+    e = tg_begin_elementwise(var.tape[0], code, nd, shape, var.first, s1, 0, s1, cst.scalar,
+                             cst.data if cst.kind == K_ARRAY else NULL, s2)
+    _run(var.tape, e)
+    return _result(owner, var.tape, e.first, _shape_tuple(nd, shape))
+
+
+def elementwise(str name, tuple args):
+    """Apply the op-table row `name` elementwise to args (one or two operands:
+    VarArray, Var, ndarray, list, number) with numpy broadcasting. Returns
+    NotImplemented for operands it does not know."""
+    if len(args) == 1 and name in _UNARY:
+        return _unary(name, args[0])
+    if len(args) == 2 and name in _BINARY:
+        return _binary(name, args[0], args[1])
+    raise TypeError(f"tapegrad.{name} takes {1 if name in _UNARY else 2} operand(s), got {len(args)}")
+
+
+cdef object _raise_unsupported(object result, str name, tuple args):
+    if result is NotImplemented:
+        types = ", ".join(type(a).__name__ for a in args)
+        raise TypeError(f"tapegrad.{name} does not support ({types}): it takes numbers, Vars and arrays")
+    return result
+
+
+# ---- VarArray ------------------------------------------------------------------------------
+
+cdef VarArray _make_array(object owner, Tape* tape, uint32_t generation, index_t first,
+                          tuple shape, tuple strides):
+    cdef VarArray a = VarArray.__new__(VarArray)
+    cdef Py_ssize_t n = 1
+    a.owner = owner
+    a.ctape = tape
+    a.generation = generation
+    a.first = first
+    a._shape = shape
+    a._strides = strides
+    for d in shape:
+        n *= <Py_ssize_t>d
+    a._size = n
+    return a
+
+
+cdef inline Var _var_at(VarArray a, Py_ssize_t slot):
+    cdef Var r = Var.__new__(Var)
+    r.ctape = a.ctape
+    r.owner = a.owner
+    r.slot = <index_t>slot
+    r.generation = a.generation
+    return r
+
+
+cdef object _to_objects(VarArray a):
+    """An object ndarray holding a's elements as Vars (for numpy's object loops)."""
+    out = np.empty(a._shape, dtype=object)
+    flat_slots = a.slots().reshape(-1)
+    flat = out.reshape(-1)
+    for i in range(a._size):
+        flat[i] = _var_at(a, flat_slots[i])
+    return out
+
+
+cdef bint _is_basic_key(tuple key):
+    """True when every part of an index is an int, slice, None or Ellipsis (a view)."""
+    for k in key:
+        if k is None or k is Ellipsis or type(k) is slice or type(k) is int:
+            continue
+        if isinstance(k, (bool, np.bool_)) or isinstance(k, (list, tuple, np.ndarray)) or not hasattr(k, "__index__"):
+            return False
+    return True
+
+
+@cython.final
+cdef class VarArray:
+    """An n-dimensional array of Vars: a view (first slot, shape, strides) over
+    tape slots, as a numpy array is a view over memory.
+
+    It follows numpy: ``x[i, j]`` is a ``Var`` and adds no node; basic slices,
+    ``reshape``, ``ravel``, ``.T``/``transpose``, ``squeeze`` and
+    ``expand_dims`` are views (no node); fancy and boolean indexing copy (one
+    entry). Arithmetic, comparisons, every ``tapegrad`` op and numpy's ufuncs
+    and functions apply elementwise with broadcasting, one tape entry per
+    array operation. ``.value`` is the float ndarray of the values.
+
+    >>> import numpy as np, tapegrad as tg
+    >>> with tg.Tape() as tape:
+    ...     x = tape.vars([1.0, 2.0, 3.0])
+    ...     y = (x * x).sum()
+    ...     tape.gradient(y, x)
+    array([2., 4., 6.])
+    """
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("VarArrays are made by a tape: use tape.vars(array), or tapegrad.grad(f)(array)")
+
+    @property
+    def shape(self) -> tuple:
+        return self._shape
+
+    @property
+    def ndim(self) -> int:
+        return len(self._shape)
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def tape(self):
+        """The Tape these Vars are recorded on."""
+        return self.owner
+
+    @property
+    def T(self):
+        """The transposed view (no node)."""
+        return self.transpose()
+
+    def _view(self):
+        """(first slot, shape, strides): where this view's elements sit on its tape."""
+        return self.first, self._shape, self._strides
+
+    def slots(self):
+        """The node index of every element, as a uint32 ndarray of this shape."""
+        self._check()
+        out = np.full(self._shape, self.first, dtype=np.int64)
+        for axis, (d, s) in enumerate(zip(self._shape, self._strides)):
+            view = [1] * len(self._shape)
+            view[axis] = d
+            out += (np.arange(d, dtype=np.int64) * s).reshape(view)
+        return out.astype(np.uint32)
+
+    @property
+    def value(self):
+        """The values as a new float64 ndarray of this shape."""
+        self._check()
+        cdef index_t n = self.ctape.size()
+        if self._size == 0:
+            return np.empty(self._shape)
+        values = np.asarray(<double[:n]> self.ctape.values())
+        view = np.ndarray(self._shape, np.float64, values, self.first * 8, tuple([8 * s for s in self._strides]))
+        return view.copy()
+
+    cdef int _check(self) except -1:
+        if self.generation != self.ctape.generation():
+            raise StaleVarError(_STALE)
+        return 0
+
+    def __len__(self):
+        if not self._shape:
+            raise TypeError("len() of a 0-d VarArray")
+        return self._shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __getitem__(self, key):
+        cdef Py_ssize_t i, d
+        self._check()
+        if type(key) is int and len(self._shape) == 1:  # the scalar-loop fast path: x[i]
+            i = key
+            d = self._shape[0]
+            if i < -d or i >= d:
+                raise IndexError(f"index {i} is out of bounds for axis 0 with size {d}")
+            if i < 0:
+                i += d
+            return _var_at(self, self.first + i * <Py_ssize_t>self._strides[0])
+        if type(key) is not tuple:
+            key = (key,)
+        if _is_basic_key(key):
+            return self._basic_index(key)
+        from tapegrad._arrays import take_slots
+        return take_slots(self, key)
+
+    def _basic_index(self, tuple key):
+        cdef Py_ssize_t i, d
+        n_index = sum(1 for k in key if k is not None and k is not Ellipsis)
+        if n_index > len(self._shape):
+            raise IndexError(f"too many indices for array: array is {len(self._shape)}-dimensional, "
+                             f"but {n_index} were indexed")
+        if sum(1 for k in key if k is Ellipsis) > 1:
+            raise IndexError("an index can only have a single ellipsis ('...')")
+        offset = self.first
+        shape, strides = [], []
+        axis = 0
+        for k in key:
+            if k is None:
+                shape.append(1)
+                strides.append(0)
+            elif k is Ellipsis:
+                for _ in range(len(self._shape) - n_index):
+                    shape.append(self._shape[axis])
+                    strides.append(self._strides[axis])
+                    axis += 1
+            elif type(k) is slice:
+                start, stop, step = k.indices(self._shape[axis])
+                shape.append(len(range(start, stop, step)))
+                strides.append(self._strides[axis] * step)
+                offset += start * self._strides[axis]
+                axis += 1
+            else:
+                i = k.__index__()
+                d = self._shape[axis]
+                if i < -d or i >= d:
+                    raise IndexError(f"index {i} is out of bounds for axis {axis} with size {d}")
+                if i < 0:
+                    i += d
+                offset += i * self._strides[axis]
+                axis += 1
+        shape.extend(self._shape[axis:])
+        strides.extend(self._strides[axis:])
+        if not shape:
+            return _var_at(self, offset)
+        return _make_array(self.owner, self.ctape, self.generation, <index_t>offset, tuple(shape), tuple(strides))
+
+    def _restrided(self, tuple shape, tuple strides, Py_ssize_t offset=0):
+        """Another view of the same slots (no node)."""
+        self._check()
+        if not shape:
+            return _var_at(self, self.first + offset)
+        return _make_array(self.owner, self.ctape, self.generation, <index_t>(self.first + offset), shape, strides)
+
+    def __setitem__(self, key, value):
+        raise TypeError("VarArrays are immutable (their elements are tape nodes): build a new array instead, "
+                        "e.g. with tapegrad.where(mask, new, x) or tapegrad.concatenate")
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError("a VarArray cannot become a plain numpy array without leaving the tape; "
+                        "use va.value if you want the numbers")
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        from tapegrad._numpy_interop import array_ufunc
+        return array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        from tapegrad._numpy_interop import array_function
+        return array_function(func, types, args, kwargs)
+
+    def __bool__(self):
+        if self._size != 1:
+            raise ValueError("The truth value of an array with more than one element is ambiguous. "
+                             "Use a.any() or a.all()")
+        return bool(self.value.reshape(-1)[0])
+
+    __hash__ = None  # == is elementwise, as in numpy
+
+    def __repr__(self):
+        if self.generation != self.ctape.generation():
+            return f"VarArray(<stale: tape was reset>, shape={self._shape})"
+        body = np.array2string(self.value, separator=", ", prefix="VarArray(")
+        return f"VarArray({body}, shape={self._shape})"
+
+    def __reduce__(self):
+        raise TypeError("a VarArray cannot be pickled: it is a view of a live tape. Pickle va.value instead.")
+
+    # Comparisons compare values and give bool ndarrays, as numpy's do.
+    def __lt__(self, other):
+        return np.less(self.value, _values_of(other))
+
+    def __le__(self, other):
+        return np.less_equal(self.value, _values_of(other))
+
+    def __gt__(self, other):
+        return np.greater(self.value, _values_of(other))
+
+    def __ge__(self, other):
+        return np.greater_equal(self.value, _values_of(other))
+
+    def __eq__(self, other):
+        return np.equal(self.value, _values_of(other))
+
+    def __ne__(self, other):
+        return np.not_equal(self.value, _values_of(other))
+
+    def __pos__(self):
+        return self
+
+    def __matmul__(self, other):
+        from tapegrad._arrays import matmul
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        from tapegrad._arrays import matmul
+        return matmul(other, self)
+
+    # numpy's array methods, in tapegrad/_arrays.py
+    def reshape(self, *shape, order="C"):
+        from tapegrad._arrays import reshape
+        return reshape(self, shape[0] if len(shape) == 1 else shape, order=order)
+
+    def ravel(self, order="C"):
+        from tapegrad._arrays import ravel
+        return ravel(self, order=order)
+
+    def flatten(self, order="C"):
+        """As ravel: VarArrays are immutable, so a view serves as the copy."""
+        from tapegrad._arrays import ravel
+        return ravel(self, order=order)
+
+    def transpose(self, *axes):
+        from tapegrad._arrays import transpose
+        return transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+
+    def swapaxes(self, axis1, axis2):
+        from tapegrad._arrays import swapaxes
+        return swapaxes(self, axis1, axis2)
+
+    def squeeze(self, axis=None):
+        from tapegrad._arrays import squeeze
+        return squeeze(self, axis)
+
+    def sum(self, axis=None, keepdims=False):
+        from tapegrad._arrays import sum
+        return sum(self, axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        from tapegrad._arrays import mean
+        return mean(self, axis, keepdims=keepdims)
+
+    def prod(self, axis=None, keepdims=False):
+        from tapegrad._arrays import prod
+        return prod(self, axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        from tapegrad._arrays import max
+        return max(self, axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        from tapegrad._arrays import min
+        return min(self, axis, keepdims=keepdims)
+
+    def cumsum(self, axis=None):
+        from tapegrad._arrays import cumsum
+        return cumsum(self, axis)
+
+    def dot(self, other):
+        from tapegrad._arrays import dot
+        return dot(self, other)
+
+    def clip(self, a_min=None, a_max=None):
+        from tapegrad._arrays import clip
+        return clip(self, a_min, a_max)
+
+    def round(self, decimals=0):
+        """Round to `decimals` digits (derivative 0), as numpy's ndarray.round."""
+        if decimals == 0:
+            return _raise_unsupported(_unary("round", self), "round", (self,))
+        scale = 10.0 ** decimals
+        return _binary("divide", _unary("round", _binary("multiply", self, scale)), scale)
+
+    # @ops.def: VarArray operators and methods
+
+
+cdef object _values_of(object x):
+    if type(x) is VarArray:
+        return (<VarArray>x).value
+    if type(x) is Var:
+        return (<Var>x).value
+    return x
+
+
+# ---- recording primitives for _arrays.py ------------------------------------------------------
+
+def _new_vars(owner, values) -> VarArray:
+    """Record one input node per element of the float64 ndarray `values`."""
+    cdef Tape* tape = _tape_ptr(owner)
+    arr = np.ascontiguousarray(values, dtype=np.float64)
+    cdef const double[::1] flat = arr.reshape(-1)
+    cdef index_t first = tape.size()
+    if flat.shape[0]:
+        first = tape.push_inputs(&flat[0], <index_t>flat.shape[0])
+    shape = tuple(arr.shape)
+    return _make_array(owner, tape, tape.generation(), first, shape, _c_strides(shape))
+
+
+def _slots_of(VarArray a, owner):
+    """The node indices of `a` (uint32 ndarray of its shape), after checking it is a live view of `owner`."""
+    if a.owner is not owner:
+        raise TapeMismatchError(_MISMATCH)
+    return a.slots()
+
+
+def tape_of(*xs):
+    """The Python Tape that the Vars and VarArrays among xs live on (None if
+    none does), after checking they are live and share one tape."""
+    owner = None
+    for x in xs:
+        if type(x) is VarArray:
+            (<VarArray>x)._check()
+            o = (<VarArray>x).owner
+        elif type(x) is Var:
+            if (<Var>x).generation != (<Var>x).ctape.generation():
+                raise StaleVarError(_STALE)
+            o = (<Var>x).owner
+        else:
+            continue
+        if owner is None:
+            owner = o
+        elif o is not owner:
+            raise TapeMismatchError(_MISMATCH)
+    return owner
+
+
+def record_reduce(VarArray x, int nkept, str how, double scale=1.0):
+    """Reduce x over its trailing ndim - nkept axes (transpose it first so that
+    they come last). Returns the result: a Var, or a VarArray of the kept shape."""
+    cdef int64_t shape[MAX_DIMS]
+    cdef int64_t strides[MAX_DIMS]
+    cdef int nd = len(x._shape), d
+    cdef Entry e
+    x._check()
+    for d in range(nd):
+        shape[d] = x._shape[d]
+        strides[d] = x._strides[d]
+    e = tg_begin_reduce(x.ctape[0], REDUCERS[how], nd, nkept, shape, x.first, strides, scale)
+    _run(x.ctape, e)
+    return _result(x.owner, x.ctape, e.first, x._shape[:nkept])
+
+
+def record_gather(owner, src, consts, tuple shape):
+    """out[j] = slot src[j] of owner's tape, or consts[j] where src[j] is 0 (a
+    sink: "a constant here"); src and consts have the shape `shape`."""
+    cdef Tape* tape = _tape_ptr(owner)
+    cdef const int64_t[::1] s = np.ascontiguousarray(src, dtype=np.int64).reshape(-1)
+    cdef const double[::1] c = np.ascontiguousarray(consts, dtype=np.float64).reshape(-1)
+    cdef Entry e
+    if s.shape[0] != c.shape[0]:
+        raise ValueError("record_gather: src and consts differ in size")
+    if s.shape[0] == 0:
+        return _result(owner, tape, tape.size(), shape)
+    e = begin_gather(tape[0], <index_t>s.shape[0], &s[0], &c[0])
+    _run(tape, e)
+    return _result(owner, tape, e.first, shape)
+
+
+cdef int _matrix(object m, Operand* o, list keep) except -1:
+    _classify(m, o, keep)
+    if o.nd != 2 or o.kind not in (K_SLOTS, K_ARRAY):
+        raise TypeError("record_matmul takes 2-D VarArrays or float arrays")
+    return 0
+
+
+def record_matmul(a, b):
+    """(M x K) @ (K x N) for 2-D operands, one a VarArray, the other a
+    VarArray or constant array. Returns the (M, N) result."""
+    cdef Operand oa, ob
+    cdef Entry e
+    cdef Tape* tape
+    keep = []
+    _matrix(a, &oa, keep)
+    _matrix(b, &ob, keep)
+    owner = tape_of(a, b)
+    if owner is None:
+        raise TypeError("record_matmul needs a VarArray operand")
+    tape = oa.tape if oa.kind == K_SLOTS else ob.tape
+    e = begin_matmul(tape[0], oa.shape[0], oa.shape[1], ob.shape[1],
+                     oa.first if oa.kind == K_SLOTS else 0, oa.strides[0], oa.strides[1],
+                     oa.data if oa.kind == K_ARRAY else NULL,
+                     ob.first if ob.kind == K_SLOTS else 0, ob.strides[0], ob.strides[1],
+                     ob.data if ob.kind == K_ARRAY else NULL)
+    _run(tape, e)
+    return _result(owner, tape, e.first, (oa.shape[0], ob.shape[1]))
+
+
+def var_view(Var v, tuple shape):
+    """A VarArray of `shape` (one element) viewing the slot of v."""
+    cdef VarArray a = _make_array(v.owner, v.ctape, v.generation, v.slot, shape, tuple([0] * len(shape)))
+    if a._size != 1:
+        raise ValueError(f"cannot view a scalar as shape {shape}")
+    return a
+
+
+def to_objects(VarArray a):
+    """An object ndarray of a's elements as Vars."""
+    return _to_objects(a)
+
+
+def record_cumsum(VarArray x):
+    """Running sums of x along its last axis; the result has x's shape."""
+    cdef int64_t shape[MAX_DIMS]
+    cdef int64_t strides[MAX_DIMS]
+    cdef int nd = len(x._shape), d
+    cdef Entry e
+    x._check()
+    for d in range(nd):
+        shape[d] = x._shape[d]
+        strides[d] = x._strides[d]
+    e = begin_cumsum(x.ctape[0], nd, shape, x.first, strides)
+    _run(x.ctape, e)
+    return _result(x.owner, x.ctape, e.first, x._shape)
+
+
+__all__ = ["VarArray"]

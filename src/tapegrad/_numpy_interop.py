@@ -1,0 +1,130 @@
+"""numpy code on Vars and VarArrays: numpy's ufuncs (__array_ufunc__) and
+functions (__array_function__) dispatch here, so `np.exp(v)`, `np.sum(va,
+axis=0)`, `np.dot(a, b)`, `np.where(...)`, `np.concatenate(...)` record on the
+tape. A numpy function tapegrad does not implement raises a TypeError naming
+it, instead of silently dropping the gradient.
+
+Ufuncs map to op-table rows by name (numpy's names are the op table's, with
+the few spellings in _UFUNC_SPELLINGS); numpy functions map to _arrays.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from . import _arrays
+from ._core import op_table
+from ._array import VarArray, elementwise, to_objects
+from ._var import Var
+
+# numpy ufunc name -> op-table name, where they differ.
+_UFUNC_SPELLINGS = {"absolute": "abs", "fabs": "abs", "rint": "round", "true_divide": "divide",
+                    "float_power": "power"}
+
+# Ufuncs whose result is not differentiable (bool or integer): computed on the values.
+_ON_VALUES = {"less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "isnan", "isinf",
+              "isfinite", "signbit", "logical_not", "logical_and", "logical_or", "logical_xor"}
+
+_REDUCE_METHODS = {"add": _arrays.sum, "multiply": _arrays.prod, "maximum": _arrays.max, "minimum": _arrays.min}
+
+_OP_NAMES = frozenset(r["name"] for r in op_table())
+
+
+def _values(x: Any) -> Any:
+    return x.value if isinstance(x, (Var, VarArray)) else x
+
+
+def _as_objects(x: Any) -> Any:
+    """For numpy's object loops: a VarArray as an object array of Vars, a Var as a 0-d one."""
+    if isinstance(x, VarArray):
+        return to_objects(x)
+    if isinstance(x, Var):
+        box = np.empty((), dtype=object)
+        box[()] = x
+        return box
+    return x
+
+
+def _unsupported(what: str) -> TypeError:
+    return TypeError(f"tapegrad does not support {what} on Vars/VarArrays (it would lose the gradient). "
+                     "Use a tapegrad function instead, or pass x.value to leave the tape if you need no "
+                     "gradient through it.")
+
+
+def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any:
+    """numpy ufunc `ufunc.method(*inputs, **kwargs)` with a Var or VarArray among the inputs."""
+    name = ufunc.__name__
+    if kwargs.get("out") is not None:
+        raise TypeError(f"numpy.{name}: out= cannot hold tape values (VarArrays are immutable); "
+                        "use the return value")
+    kwargs = {k: v for k, v in kwargs.items() if k != "out"}
+    if any(isinstance(x, np.ndarray) and x.dtype == object for x in inputs):
+        # object arrays (built by hand, holding Vars): numpy's own object loop
+        return getattr(ufunc, method)(*[_as_objects(x) for x in inputs], **kwargs)
+    if method == "__call__":
+        if name in _ON_VALUES:
+            return ufunc(*[_values(x) for x in inputs], **kwargs)
+        if kwargs:
+            raise TypeError(f"numpy.{name}: keyword argument(s) {', '.join(sorted(kwargs))} are not supported "
+                            "on Vars/VarArrays")
+        op = _UFUNC_SPELLINGS.get(name, name)
+        if op in _OP_NAMES:
+            result = elementwise(op, tuple(inputs))
+            if result is NotImplemented:
+                raise _unsupported(f"numpy.{name} on ({', '.join(type(x).__name__ for x in inputs)})")
+            return result
+        if name == "matmul":
+            return _arrays.matmul(*inputs)
+        if name == "positive":
+            return inputs[0]
+        if name == "reciprocal":
+            return elementwise("divide", (1.0, inputs[0]))
+    elif method == "reduce" and name in _REDUCE_METHODS and len(inputs) == 1:
+        axis = kwargs.pop("axis", 0)
+        keepdims = kwargs.pop("keepdims", False)
+        return _REDUCE_METHODS[name](inputs[0], axis=axis, keepdims=keepdims, **kwargs)
+    elif method == "accumulate" and name == "add" and len(inputs) == 1:
+        return _arrays.cumsum(inputs[0], axis=kwargs.pop("axis", 0), **kwargs)
+    raise _unsupported(f"numpy.{name}" + ("" if method == "__call__" else f".{method}"))
+
+
+def _handled() -> dict[Callable[..., Any], Callable[..., Any]]:
+    """numpy function -> tapegrad implementation, by name: each name below is
+    both a numpy function and a function of _arrays.py."""
+    names = ["sum", "mean", "prod", "max", "min", "cumsum", "dot", "vdot", "outer", "matmul", "where", "clip",
+             "concatenate", "stack", "hstack", "vstack", "reshape", "ravel", "transpose", "swapaxes", "moveaxis",
+             "squeeze", "expand_dims", "flip", "roll", "repeat", "tile", "broadcast_to", "take", "diag", "diagonal",
+             "triu", "tril", "sort", "shape", "ndim", "size"]
+    table = {getattr(np, n): getattr(_arrays, n) for n in names}
+    table[np.amax] = _arrays.max
+    table[np.amin] = _arrays.min
+    table[np.linalg.norm] = _arrays.norm
+    for alias in ("round", "around"):
+        if hasattr(np, alias):
+            table[getattr(np, alias)] = _round
+    return table
+
+
+def _round(a: Any, decimals: int = 0, out: Any = None) -> Any:
+    if out is not None:
+        raise TypeError("numpy.round: out= cannot hold tape values; use the return value")
+    if isinstance(a, VarArray):
+        return a.round(decimals)
+    if decimals:
+        raise TypeError("round(v, decimals) is not supported on a Var; use tapegrad.round(v * 10**n) / 10**n")
+    return elementwise("round", (a,))
+
+
+HANDLED_FUNCTIONS = _handled()
+
+
+def array_function(func: Callable[..., Any], types: tuple, args: tuple, kwargs: dict) -> Any:
+    """numpy function `func(*args, **kwargs)` with a Var or VarArray among its arguments."""
+    impl = HANDLED_FUNCTIONS.get(func)
+    if impl is None:
+        module = getattr(func, "__module__", "numpy") or "numpy"
+        qual = f"{'numpy.linalg' if 'linalg' in module else 'numpy'}.{func.__name__}"
+        raise _unsupported(qual)
+    return impl(*args, **kwargs)
