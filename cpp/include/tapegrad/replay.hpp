@@ -366,7 +366,12 @@ BranchChange run(const Program& p, const Request& r, unsigned threads = 1) {
     if (r.rows == 0) return change;
     const std::size_t L = detail::chunk_lanes<T>(p, r.rows);
     const std::size_t chunks = (r.rows + L - 1) / L;
-    const std::size_t parts = std::max<std::size_t>(1, std::min<std::size_t>(threads, chunks));
+    // A thread costs tens of microseconds to start: give each enough work
+    // (node evaluations) to pay for itself, or run on fewer threads.
+    constexpr std::size_t min_work_per_thread = std::size_t(1) << 16;
+    const std::size_t evaluations = std::size_t(p.end) * r.rows;
+    const std::size_t worth = std::max<std::size_t>(1, evaluations / min_work_per_thread);
+    const std::size_t parts = std::max<std::size_t>(1, std::min({std::size_t(threads), chunks, worth}));
     if (parts == 1) {
         detail::run_rows<T, M>(p, r, 0, r.rows, L, change);
         return change;
