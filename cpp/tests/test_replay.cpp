@@ -82,6 +82,21 @@ static void seed_example_replays() {
     }
 }
 
+// Threads split a batch into ranges of whole chunks; the numbers do not change.
+static void threads_split_batches() {
+    Seed rec(0.5);
+    const Program p = program_from_tape(rec.tape, {rec.x}, {rec.out}, {Shape{}}, Shape{}, {});
+    const std::size_t B = 20001;  // not a multiple of any chunk
+    std::vector<double> X(B), W(B, 1.0), Y1(B), G1(B), Y3(B), G3(B);
+    for (std::size_t k = 0; k < B; ++k) X[k] = -1.5 + 3.0 * double(k) / B;
+    replay::Request r;
+    r.rows = B; r.X = X.data(); r.W = W.data(); r.Y = Y1.data(); r.G = G1.data();
+    replay::run<replay::Mode::vjp>(p, r, 1);
+    r.Y = Y3.data(); r.G = G3.data();
+    replay::run<replay::Mode::vjp>(p, r, 3);
+    CHECK(Y1 == Y3 && G1 == G3);
+}
+
 static void branch_guard() {
     Tape t;
     const index_t x = t.push_input(1.0);
@@ -119,6 +134,7 @@ static void serialization_round_trip_and_rejection() {
 
 int main() {
     seed_example_replays();
+    threads_split_batches();
     branch_guard();
     serialization_round_trip_and_rejection();
     if (failures) {
