@@ -226,8 +226,9 @@ Workspace<T>& thread_workspace() {
 inline bool has_nan(double x) { return std::isnan(x); }
 inline bool has_nan(const Dual& x) { return std::isnan(x.v) || std::isnan(x.t); }
 
-// Evaluate rows [row0, row0 + L) of the request. Returns the lanes whose
-// comparisons all held (the caller decides what a change means).
+// Evaluate rows [row0, row0 + L) of the request. A recorded comparison that
+// would go the other way is noted per row in r.status, or else as the first
+// such row in `change` (and the rest of the chunk is skipped: the call raises).
 template <class T, Mode M, std::size_t StaticLanes>
 void run_chunk(const Program& p, const Request& r, std::size_t row0, std::size_t lanes, BranchChange& change) {
     constexpr bool partials = M == Mode::vjp || M == Mode::hvp;
