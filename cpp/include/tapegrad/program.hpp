@@ -65,6 +65,16 @@ struct Program {
     index_t sweep_from = first_node;  // the reverse sweep starts at the last output
     std::vector<index_t> frozen;      // input nodes that are constants (see `constants`)
     std::vector<Parentage> kinds;     // per node, for the batched sweep
+    // For the single-point sweep: the parents with node i - 1 replaced by a
+    // sink, and which of the two it was (bit 0: a, bit 1: b). That share of
+    // node i's adjoint goes to node i - 1, the very next node swept, in a
+    // register instead of through memory (see replay.hpp, sweep).
+    std::vector<Parents> sweep_parents;
+    std::vector<std::uint8_t> carries;
+    // Carrying pays when many edges go to the previous node (Rosenbrock's
+    // scalar loop: 25% off its sweep) and costs when few do (a random DAG with
+    // 2% such edges: 10-30% slower), so it is used from a quarter on.
+    bool carry_sweep = false;
 
     std::size_t num_nodes() const { return ops.size(); }
 
@@ -116,6 +126,18 @@ inline void Program::validate() {
         if (!ok) reject("node " + std::to_string(i) + " (" + info(op).name + ") has the wrong parents for its op");
         kinds[i] = k;
     }
+
+    sweep_parents = parents;
+    carries.assign(n, 0);
+    for (std::size_t i = first_node; i < n; ++i) {
+        if (kinds[i] == Parentage::none) continue;
+        Parents& q = sweep_parents[i];
+        const index_t previous = static_cast<index_t>(i - 1);
+        if (q.a == previous) q.a = Tape::sink_of(static_cast<index_t>(i)), carries[i] |= 1;
+        if (q.b == previous) q.b = Tape::sink_of(static_cast<index_t>(i)), carries[i] |= 2;
+    }
+    carry_sweep = 4 * std::count_if(carries.begin(), carries.end(), [](std::uint8_t c) { return c != 0; }) >=
+                  static_cast<std::ptrdiff_t>(n);
 
     std::vector<std::uint8_t> is_input(n, 0);
     for (index_t s : inputs) {
