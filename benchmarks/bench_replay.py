@@ -165,6 +165,10 @@ def main() -> None:
         ("  value_and_grad", f"{r.median('single vg') * ns:.0f} ns", "", "", "<= 1 us"),
     ]
     if have:
+        rows.insert(6, ("  CasADi map time / tapegrad time (same round)",
+                        f"{r.ratio('casadi batch value', 'batch value'):.2f}x", "", "", ""))
+        rows.append(("  CasADi time / tapegrad time (same round)",
+                     f"{r.ratio('casadi single value', 'single value'):.2f}x", "", "", ""))
         rows.insert(1, ("  CasADi SX time / tapegrad time (back to back)", f"{r.ratio('casadi vg', 'vg again'):.2f}x",
                         "", "", "> 1"))
     head = ("measure", "tapegrad", f"CasADi {casadi.__version__} SX (this run)" if have else "CasADi (this run)",
