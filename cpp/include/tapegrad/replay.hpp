@@ -82,11 +82,12 @@ namespace detail {
 //
 // Dispatch. With GCC and Clang each op ends with its own jump to the next
 // op's code (labels as values, "threaded code"), so every op has a branch
-// predictor entry of its own; with one shared `switch` jump, one point of the
-// Rosenbrock tape measured 2.5x slower inside the extension module (about 40
-// against 15 us for 9000 nodes: mispredicted dispatch serialises the
-// store-to-load chains that out-of-order execution otherwise overlaps).
-// Other compilers use the switch. The op bodies are shared by both.
+// predictor entry of its own. With one shared `switch` jump the value pass
+// of one point of the Rosenbrock tape (9000 nodes) took about 43 us inside
+// the extension module, threaded about 9 us (CPU time, perf stat, same
+// machine): mispredicted dispatch serialises the store-to-load chains that
+// out-of-order execution otherwise overlaps. Other compilers use the switch;
+// the op bodies are shared by both.
 #ifndef TG_THREADED_DISPATCH  // -DTG_THREADED_DISPATCH=0 builds the switch (the C++ test checks both)
 #if defined(__GNUC__) || defined(__clang__)
 #define TG_THREADED_DISPATCH 1
