@@ -19,10 +19,11 @@ from scipy.optimize import minimize
 import tapegrad as tg
 
 
-def rosen(x):
-    s = 0.0
+def rosen(x: tg.VarArray) -> tg.Var:
+    s: tg.Var | float = 0.0
     for i in range(len(x) - 1):
         s = s + 100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2
+    assert isinstance(s, tg.Var)
     return s
 
 

@@ -134,7 +134,7 @@ class CompiledFunction:
     @property
     def num_nodes(self) -> int:
         """Nodes of the (first) recorded tape, the 8 sink slots included."""
-        return self._programs[0].num_nodes
+        return int(self._programs[0].num_nodes)
 
     @property
     def num_tapes(self) -> int:
@@ -142,9 +142,9 @@ class CompiledFunction:
         return len(self._programs)
 
     @property
-    def comparisons(self) -> list[dict]:
+    def comparisons(self) -> list[dict[str, Any]]:
         """The comparisons recorded with the (first) tape, which every replay re-checks."""
-        return self._programs[0].guards
+        return list(self._programs[0].guards)
 
     @property
     def arg_shapes(self) -> list[tuple[int, ...]]:
@@ -177,7 +177,8 @@ class CompiledFunction:
         """
         fast = self._fast
         if fast is not None and len(args) == 1 and type(args[0]) is float:
-            return fast.value_and_grad1(args[0])
+            value, slope = fast.value_and_grad1(args[0])
+            return value, slope
         self._need_scalar_output("value_and_grad")
         X, batch = self._pack(args)
         W = self._one_weight if batch is None else np.ones((X.shape[0], 1))
@@ -263,14 +264,14 @@ class CompiledFunction:
     def to_bytes(self) -> bytes:
         """The recorded tape(s) as bytes (a versioned, checksummed format)."""
         with self._lock:
-            return _core.save_programs(self._programs)
+            return bytes(_core.save_programs(self._programs))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> CompiledFunction:
         """The inverse of to_bytes; validates everything and raises ValueError on bad bytes."""
         return cls(_core.load_programs(data))
 
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Write the compiled function to a file; ``tapegrad.load(path)`` reads it back.
 
         The Python function itself is not saved: a loaded function replays the
@@ -378,7 +379,7 @@ class CompiledFunction:
 
     # ---- dispatch over recorded branch patterns -------------------------------------
 
-    def _run(self, method: str, X: np.ndarray, extra: tuple[np.ndarray, ...], threads: int) -> tuple:
+    def _run(self, method: str, X: np.ndarray, extra: tuple[np.ndarray, ...], threads: int) -> tuple[Any, ...]:
         if len(self._programs) == 1 and not self._retrace:
             # Positional: pybind11 matches keyword arguments by name, which costs
             # more than a small replay.
@@ -386,7 +387,8 @@ class CompiledFunction:
             return out if type(out) is tuple else (out,)
         return self._run_patterns(method, X, extra, threads)
 
-    def _run_patterns(self, method: str, X: np.ndarray, extra: tuple[np.ndarray, ...], threads: int) -> tuple:
+    def _run_patterns(self, method: str, X: np.ndarray, extra: tuple[np.ndarray, ...],
+                      threads: int) -> tuple[Any, ...]:
         """Each point goes to the first tape whose comparisons all hold there.
         A point no tape fits is recorded anew (retrace=True), or raises."""
         rows = X.shape[0]
@@ -425,6 +427,7 @@ class CompiledFunction:
         args = []
         for shape, (lo, hi) in zip(self._arg_shapes, self._spans):
             args.append(float(x[lo]) if shape == () else x[lo:hi].reshape(shape).copy())
+        assert self._f is not None  # retrace is on only with a function to record
         program = _record(self._f, args, self._debug)
         if [tuple(s) for s in program.arg_shapes] != self._arg_shapes or tuple(program.out_shape) != self._out_shape:
             raise ValueError("f returned a different output shape on another branch; a compiled function needs "
@@ -462,7 +465,7 @@ def compile(f: Callable[..., Any], *example_args: Any, debug: bool = False,
     return CompiledFunction([_record(f, example_args, debug)], f, retrace=retrace, debug=debug)
 
 
-def load(path: str | os.PathLike) -> CompiledFunction:
+def load(path: str | os.PathLike[str]) -> CompiledFunction:
     """Read a compiled function written by ``CompiledFunction.save``.
 
     >>> import tapegrad as tg, tempfile, os
@@ -481,7 +484,8 @@ def load(path: str | os.PathLike) -> CompiledFunction:
 
 # ---- functional forms -------------------------------------------------------------------
 
-def _compile_wrt(f: Callable[..., Any], args: Sequence[Any], argnums: int | Sequence[int]) -> tuple[CompiledFunction, tuple]:
+def _compile_wrt(f: Callable[..., Any], args: Sequence[Any],
+                 argnums: int | Sequence[int]) -> tuple[CompiledFunction, tuple[Any, ...]]:
     """Compile f as a function of args[argnums] only (the others held fixed)."""
     nums = _argnums(argnums)
     for i in nums:
