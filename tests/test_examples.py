@@ -19,7 +19,8 @@ CASES = {
 }
 
 
-SMOKE_TESTED_ELSEWHERE = {"train_mlp.py": "tests/test_train_mlp_example.py"}
+SMOKE_TESTED_ELSEWHERE = {"train_mlp.py": "tests/test_train_mlp_example.py",
+                          "scipy_trust_ncg.py": "tests/test_compile_scipy.py"}
 
 
 def test_every_example_is_in_the_table():

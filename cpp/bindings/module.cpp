@@ -14,6 +14,7 @@ PYBIND11_MODULE(_core, m) {
     tapegrad::bindings::register_ops(m);
     tapegrad::bindings::register_tape(m);
     tapegrad::bindings::register_graph(m);
+    tapegrad::bindings::register_replay(m);
     tapegrad::bindings::register_arrays(m);
     tapegrad::bindings::register_dense(m);
 }

@@ -30,8 +30,11 @@ _blas.load(optional=True)  # the BLAS of dense layers and large matmuls (scipy-o
 from ._check import GradientCheckError, check_grads
 from . import nn  # neural networks: dense layers on BLAS, MLP, losses, optimisers
 
+from ._compile import BranchChangedError, CompiledFunction, compile, hessian, hvp, jvp, load
+
 __all__ = ["Tape", "grad", "value_and_grad", "op_table", "bytes_per_node", "max_nodes", "__version__",
            *_op_and_type_names, "VarArray", "jacobian", "vjp", "check_grads", "GradientCheckError",
            *_array_functions,
            "name", "graph", "Dot", "Node", "NodeTable", "GraphvizUnavailableError",
-           "get_include", "get_cmake_dir"]
+           "get_include", "get_cmake_dir",
+           "compile", "CompiledFunction", "BranchChangedError", "load", "hessian", "hvp", "jvp"]

@@ -29,6 +29,9 @@ class Tape(_core.Tape):
     memory is kept for the next recording.
     """
 
+    # Source line of each comparison, noted only under tapegrad.compile(debug=True).
+    _sites: list[str]
+
     def var(self, value: float) -> Var:
         """Record an independent variable holding ``value``.
 

@@ -16,7 +16,7 @@ from libc.stdint cimport uint32_t, uintptr_t
 
 import numpy as np
 
-from tapegrad.tape cimport Tape, first_node, index_t, tape_of
+from tapegrad.tape cimport Compare, Tape, compare, first_node, index_t, tape_of
 
 
 class TapeMismatchError(ValueError):
@@ -145,6 +145,60 @@ cdef bint _compare_operand(object o, double* out) except -1:
     return _constant(o, out)
 
 
+# ---- comparisons: recorded, so that replay can re-check them ---------------------
+
+cdef object _compare(Var self, object other, Compare kind):
+    """`self <kind> other` on values, as a plain bool, recorded on self's tape."""
+    cdef double a, b
+    cdef bint outcome, constant = True
+    cdef index_t other_slot = 0
+    if type(other) is Var and (<Var>other).ctape == self.ctape:
+        _check_pair(self, <Var>other)
+        other_slot = (<Var>other).slot
+        b = self.ctape.value(other_slot)
+        constant = False
+    elif not _compare_operand(other, &b):  # a number, or a Var of another tape (a constant here)
+        return NotImplemented
+    _check_live(self)
+    a = self.ctape.value(self.slot)
+    outcome = compare(kind, a, b)
+    self.ctape.record_comparison(kind, self.slot, other_slot, b, constant, outcome)
+    if self.ctape.record_sites:
+        self.owner._sites.append(_caller_site())
+    return outcome
+
+
+cdef double _escape(Var self) except? -1.0:
+    """float(v): the value leaves the tape. Recorded, so that compile can refuse
+    a function whose replay would keep that number fixed."""
+    _check_live(self)
+    cdef double a = self.ctape.value(self.slot)
+    self.ctape.record_comparison(Compare.escape, self.slot, 0, a, True, True)
+    if self.ctape.record_sites:
+        self.owner._sites.append(_caller_site())
+    return a
+
+
+def _caller_site() -> str:
+    """'file:line: source' of the innermost frame outside tapegrad (compile(debug=True))."""
+    import linecache
+    import os
+    import sys
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame = sys._getframe(0)  # Cython functions have no frame: this is the Python caller's
+    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == package:
+        frame = frame.f_back
+    if frame is None:
+        return "<unknown>"
+    source = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}: {source}"
+
+
+def _record_sites(owner, bint on) -> None:
+    """Make comparisons on `owner` (a Tape) note their source line in owner._sites."""
+    _tape_of(owner).record_sites = on
+
+
 # ---- Var ---------------------------------------------------------------------------
 
 @cython.final
@@ -184,13 +238,13 @@ cdef class Var:
         return self.owner
 
     def __float__(self):
-        return self.value
+        return _escape(self)
 
     def __int__(self):
-        return int(self.value)
+        return int(_escape(self))
 
     def __bool__(self):
-        return self.value != 0.0
+        return _compare(self, 0.0, Compare.ne)  # `if v:` is a branch like `if v != 0:`
 
     def __hash__(self):
         return hash(self.value)  # consistent with ==, which compares values
@@ -215,48 +269,26 @@ cdef class Var:
         from tapegrad._numpy_interop import array_function
         return array_function(func, types, args, kwargs)
 
-    # Comparisons compare values and return plain bool.
+    # Comparisons compare values and return plain bool; each is also recorded
+    # on the tape (kind, operands, outcome), so that a compiled replay can
+    # tell when its branch would change (tapegrad.compile).
     def __lt__(self, other):
-        cdef double a, b
-        if not _compare_operand(other, &b):
-            return NotImplemented
-        _compare_operand(self, &a)
-        return a < b
+        return _compare(self, other, Compare.lt)
 
     def __le__(self, other):
-        cdef double a, b
-        if not _compare_operand(other, &b):
-            return NotImplemented
-        _compare_operand(self, &a)
-        return a <= b
+        return _compare(self, other, Compare.le)
 
     def __gt__(self, other):
-        cdef double a, b
-        if not _compare_operand(other, &b):
-            return NotImplemented
-        _compare_operand(self, &a)
-        return a > b
+        return _compare(self, other, Compare.gt)
 
     def __ge__(self, other):
-        cdef double a, b
-        if not _compare_operand(other, &b):
-            return NotImplemented
-        _compare_operand(self, &a)
-        return a >= b
+        return _compare(self, other, Compare.ge)
 
     def __eq__(self, other):
-        cdef double a, b
-        if not _compare_operand(other, &b):
-            return NotImplemented
-        _compare_operand(self, &a)
-        return a == b
+        return _compare(self, other, Compare.eq)
 
     def __ne__(self, other):
-        cdef double a, b
-        if not _compare_operand(other, &b):
-            return NotImplemented
-        _compare_operand(self, &a)
-        return a != b
+        return _compare(self, other, Compare.ne)
 
     # @ops.def: Var operators and methods
 

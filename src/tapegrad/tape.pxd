@@ -29,6 +29,16 @@ cdef extern from "tapegrad/tape.hpp" namespace "tapegrad" nogil:
     # Slots 0 .. first_node - 1 are sinks; the first recorded node is first_node.
     const index_t first_node
 
+    # Comparisons made while recording (tape.hpp): replay re-checks them.
+    cdef enum class Compare(uint8_t):
+        lt
+        le
+        gt
+        ge
+        eq
+        ne
+        escape
+
     cdef cppclass Tape:
         Tape(uint64_t limit) except +translate_exception
         index_t size()
@@ -48,6 +58,12 @@ cdef extern from "tapegrad/tape.hpp" namespace "tapegrad" nogil:
         # Let another thread record on this tape next, keeping its nodes.
         void release_thread()
         bint has_recording_thread()
+
+        void record_comparison(Compare kind, index_t a, index_t b, double constant,
+                               bint b_is_constant, bint outcome) except +translate_exception
+        bint record_sites
+
+    bint compare(Compare kind, double a, double b)
 
 
 cdef inline Tape* tape_of(object tape) except NULL:

@@ -46,18 +46,27 @@ template <class T> inline T pick_first(const T& a, const T& b) {
     return T(a > b ? 1.0 : (a < b ? 0.0 : 0.5));
 }
 
+// True for a plain number; a dual number (dual.hpp) overloads it to say whether
+// it carries a tangent. The exact-exponent shortcuts below hold for a fixed
+// exponent only: with a tangent on b they would drop d/db.
+inline bool has_no_tangent(double) { return true; }
+
 // pow with the two exponents that dominate real code made exact and cheap.
 template <class T> inline T pow_value(const T& a, const T& b) {
-    if (b == 2) return a * a;
-    if (b == 1) return a;
+    if (has_no_tangent(b)) {
+        if (b == 2) return a * a;
+        if (b == 1) return a;
+    }
     return pow(a, b);
 }
 
 // d(a^b)/da = b a^(b-1); 0 for b = 0 (a^0 = 1 everywhere, 0^0 included).
 template <class T> inline T pow_partial_base(const T& a, const T& b) {
-    if (b == 0) return T(0.0);
-    if (b == 2) return 2.0 * a;
-    if (b == 1) return T(1.0);
+    if (has_no_tangent(b)) {
+        if (b == 0) return T(0.0);
+        if (b == 2) return 2.0 * a;
+        if (b == 1) return T(1.0);
+    }
     return b * pow(a, b - 1.0);
 }
 

@@ -21,6 +21,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "buffer.hpp"
 #include "config.hpp"
@@ -34,6 +35,31 @@ struct Parents { index_t a, b; };
 inline constexpr index_t first_node = 8;
 struct Partials { double a, b; };
 static_assert(sizeof(Parents) == 8 && sizeof(Partials) == 16, "packed node fields");
+
+// A comparison made while recording (`v < w`, `v > 0.5`, `if v:`), or a value
+// that left the tape through float(v) / int(v) (`escape`). Comparisons return
+// plain bools, so the tape alone cannot tell which branch a recording took:
+// replay re-checks these and refuses to reuse a tape whose branch would change.
+enum class Compare : std::uint8_t { lt, le, gt, ge, eq, ne, escape, count };
+struct Comparison {
+    index_t a, b;         // operand nodes; b is unused when b_is_constant
+    double constant;      // the right operand when it is a number (escape: the value taken)
+    Compare kind;
+    bool b_is_constant;
+    bool outcome;         // what the comparison gave while recording
+};
+
+inline bool compare(Compare kind, double a, double b) noexcept {
+    switch (kind) {
+        case Compare::lt: return a < b;
+        case Compare::le: return a <= b;
+        case Compare::gt: return a > b;
+        case Compare::ge: return a >= b;
+        case Compare::eq: return a == b;
+        case Compare::ne: return a != b;
+        default: return false;
+    }
+}
 
 namespace detail {
 
@@ -204,6 +230,7 @@ public:
         ++generation_;
         recorder_.store(0, std::memory_order_relaxed);
         all_partials_finite_ = true;
+        comparisons_.clear();
         entries_.clear();
         for (index_t k = 0; k < num_sinks; ++k) {
             if (n_ == capacity_) grow_locked();
@@ -256,6 +283,16 @@ public:
         return held(op_, nodes) + held(parents_, nodes) + held(partials_, nodes) + held(value_, nodes) +
                entries_.bytes();
     }
+
+    // Comparisons recorded so far, in order (see Comparison). Kept beside the
+    // node arrays so that the arithmetic hot path does not change.
+    void record_comparison(Compare kind, index_t a, index_t b, double constant, bool b_is_constant, bool outcome) {
+        comparisons_.push_back(Comparison{a, b, constant, kind, b_is_constant, outcome});
+    }
+    const std::vector<Comparison>& comparisons() const noexcept { return comparisons_; }
+    // Set by compile(debug=True): the front end then also notes each
+    // comparison's source line (it keeps those strings itself).
+    bool record_sites = false;
 
 private:
     // With array entries the sweep alternates: the scalar loop over the nodes
@@ -351,6 +388,7 @@ private:
     std::uint32_t generation_ = 0;
     bool all_partials_finite_ = true;
     std::atomic<std::uintptr_t> recorder_{0};  // this_thread_id() of the recording thread, 0 for none
+    std::vector<Comparison> comparisons_;
     EntryList entries_;
     mutable std::mutex storage_mutex_;
 };

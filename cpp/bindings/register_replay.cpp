@@ -1,0 +1,322 @@
+// Compiled programs for Python: made from a recorded Tape or from bytes, and
+// replayed at new inputs. Every replay runs with the GIL released (pure C++
+// on arrays allocated beforehand; no Python object is touched), so Python
+// threads replaying at once run in parallel. tapegrad/_compile.py builds the
+// user-facing CompiledFunction on top of this.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "register.hpp"
+#include "tape_handle.hpp"
+#include "tapegrad/program.hpp"
+#include "tapegrad/replay.hpp"
+#include "tapegrad/serialize.hpp"
+#include "tapegrad/testing/fuzz.hpp"
+
+namespace py = pybind11;
+using namespace pybind11::literals;
+
+namespace tapegrad::bindings {
+
+namespace {
+
+struct BranchChanged : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+using Mode = replay::Mode;
+using Rows = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+const char* spelling(Compare kind) {
+    static const char* const names[] = {"<", "<=", ">", ">=", "==", "!="};
+    return kind < Compare::escape ? names[static_cast<int>(kind)] : "?";
+}
+
+std::string number(double x) {
+    std::ostringstream s;
+    s.precision(17);
+    s << x;
+    return s.str();
+}
+
+// "input 3" for an input element, "node 42 (multiply)" otherwise.
+std::string describe_node(const Program& p, index_t node) {
+    for (std::size_t k = 0; k < p.inputs.size(); ++k)
+        if (p.inputs[k] == node) return "input " + std::to_string(k);
+    return "node " + std::to_string(node) + " (" + info(static_cast<Op>(p.ops[node])).name + ")";
+}
+
+std::string describe_guard(const Program& p, std::size_t k) {
+    const Comparison& g = p.guards[k];
+    return "`" + describe_node(p, g.a) + " " + spelling(g.kind) + " " +
+           (g.b_is_constant ? number(g.constant) : describe_node(p, g.b)) + "`";
+}
+
+std::string branch_message(const Program& p, const replay::BranchChange& c, std::size_t rows) {
+    const Comparison& g = p.guards[c.guard];
+    const char* was = g.outcome ? "True" : "False";
+    const char* now = g.outcome ? "False" : "True";
+    std::string where = p.sites.empty() ? "" : " at " + p.sites[c.guard];
+    std::string point = rows > 1 ? " (point " + std::to_string(c.row) + " of the batch)" : "";
+    return "comparison #" + std::to_string(c.guard) + " " + describe_guard(p, c.guard) + ", made while recording" +
+           where + ", was " + was + " then but is " + now + " at this input" + point + ": " + number(c.a) + " " +
+           spelling(g.kind) + " " + number(c.b) + ". The compiled tape holds only the branch taken while recording, "
+           "so its result here would be wrong. Pass retrace=True to tapegrad.compile to record f again when a branch "
+           "changes (one tape is kept per branch pattern)" +
+           (p.sites.empty() ? ", or debug=True to see the source line of the comparison." : ".");
+}
+
+// A 2-D C-contiguous float64 view of `obj` with `width` columns (a copy only
+// when obj is not one already).
+Rows rows_of(py::handle obj, std::size_t width, const char* what, py::ssize_t rows = -1) {
+    Rows a = Rows::ensure(obj);
+    if (!a) throw py::type_error(std::string(what) + " must be an array of real numbers");
+    if (a.ndim() != 2 || static_cast<std::size_t>(a.shape(1)) != width || (rows >= 0 && a.shape(0) != rows))
+        throw py::value_error(std::string(what) + " must have shape (" + (rows >= 0 ? std::to_string(rows) : "B") +
+                              ", " + std::to_string(width) + ")");
+    return a;
+}
+
+Rows new_rows(py::ssize_t rows, std::size_t width) {
+    return Rows({rows, static_cast<py::ssize_t>(width)});
+}
+
+unsigned thread_count(int threads) {
+    if (threads < 1 || threads > 1024) throw py::value_error("threads must be between 1 and 1024");
+    return static_cast<unsigned>(threads);
+}
+
+// Run a request with the GIL released. With `status` (an int32 array of one
+// entry per row) a changed comparison is reported there, per row; without
+// it, the call raises BranchChangedError.
+template <Mode M>
+void execute(const Program& p, replay::Request& r, int threads, py::object status) {
+    if (!status.is_none()) {
+        auto st = py::array_t<std::int32_t>::ensure(status);
+        if (!st || st.ndim() != 1 || static_cast<std::size_t>(st.shape(0)) != r.rows || !st.writeable() ||
+            !(st.flags() & py::array::c_style) || st.ptr() != status.ptr())
+            throw py::value_error("status must be a writeable int32 array with one entry per point");
+        r.status = st.mutable_data();
+    }
+    const unsigned n = thread_count(threads);
+    replay::BranchChange change;
+    {
+        py::gil_scoped_release release;  // pure C++ on buffers we hold: no Python object is touched
+        change = replay::run<M>(p, r, n);
+    }
+    if (change && !r.status) throw BranchChanged(branch_message(p, change, r.rows));
+}
+
+Rows value(const Program& p, py::handle X, int threads, py::object status) {
+    Rows x = rows_of(X, p.inputs.size(), "X");
+    Rows y = new_rows(x.shape(0), p.outputs.size());
+    replay::Request r;
+    r.rows = x.shape(0);
+    r.X = x.data();
+    r.Y = y.mutable_data();
+    execute<Mode::value>(p, r, threads, status);
+    return y;
+}
+
+py::tuple vjp(const Program& p, py::handle X, py::handle W, int threads, py::object status) {
+    Rows x = rows_of(X, p.inputs.size(), "X");
+    Rows w = rows_of(W, p.outputs.size(), "W", x.shape(0));
+    Rows y = new_rows(x.shape(0), p.outputs.size()), g = new_rows(x.shape(0), p.inputs.size());
+    replay::Request r;
+    r.rows = x.shape(0);
+    r.X = x.data();
+    r.W = w.data();
+    r.Y = y.mutable_data();
+    r.G = g.mutable_data();
+    execute<Mode::vjp>(p, r, threads, status);
+    return py::make_tuple(y, g);
+}
+
+py::tuple jvp(const Program& p, py::handle X, py::handle V, int threads, py::object status) {
+    Rows x = rows_of(X, p.inputs.size(), "X");
+    Rows v = rows_of(V, p.inputs.size(), "V", x.shape(0));
+    Rows y = new_rows(x.shape(0), p.outputs.size()), ydot = new_rows(x.shape(0), p.outputs.size());
+    replay::Request r;
+    r.rows = x.shape(0);
+    r.X = x.data();
+    r.V = v.data();
+    r.Y = y.mutable_data();
+    r.Ydot = ydot.mutable_data();
+    execute<Mode::jvp>(p, r, threads, status);
+    return py::make_tuple(y, ydot);
+}
+
+py::tuple hvp(const Program& p, py::handle X, py::handle V, py::handle W, int threads, py::object status) {
+    Rows x = rows_of(X, p.inputs.size(), "X");
+    Rows v = rows_of(V, p.inputs.size(), "V", x.shape(0));
+    Rows w = rows_of(W, p.outputs.size(), "W", x.shape(0));
+    Rows y = new_rows(x.shape(0), p.outputs.size()), g = new_rows(x.shape(0), p.inputs.size()),
+         hv = new_rows(x.shape(0), p.inputs.size());
+    replay::Request r;
+    r.rows = x.shape(0);
+    r.X = x.data();
+    r.V = v.data();
+    r.W = w.data();
+    r.Y = y.mutable_data();
+    r.G = g.mutable_data();
+    r.HV = hv.mutable_data();
+    execute<Mode::hvp>(p, r, threads, status);
+    return py::make_tuple(y, g, hv);
+}
+
+// One point of a function of one number to one number: the path a scalar
+// call takes, with no array made on the way in or out.
+void require_scalar(const Program& p) {
+    if (p.inputs.size() != 1 || p.outputs.size() != 1)
+        throw py::type_error("this fast path needs one scalar input and one scalar output");
+}
+
+double value1(const Program& p, double x) {
+    require_scalar(p);
+    double y = 0.0;
+    replay::Request r;
+    r.rows = 1;
+    r.X = &x;
+    r.Y = &y;
+    execute<Mode::value>(p, r, 1, py::none());
+    return y;
+}
+
+std::pair<double, double> value_and_grad1(const Program& p, double x) {
+    require_scalar(p);
+    double y = 0.0, g = 0.0, one = 1.0;
+    replay::Request r;
+    r.rows = 1;
+    r.X = &x;
+    r.W = &one;
+    r.Y = &y;
+    r.G = &g;
+    execute<Mode::vjp>(p, r, 1, py::none());
+    return {y, g};
+}
+
+std::shared_ptr<Program> from_tape(TapeHandle& h, std::uint32_t generation,
+                                   const std::vector<index_t>& inputs, const std::vector<index_t>& outputs,
+                                   std::vector<Shape> arg_shapes, Shape out_shape, std::vector<std::string> sites) {
+    const Tape& t = h.tape;
+    auto hold = t.lock_storage();
+    if (t.generation() != generation) throw py::value_error("the tape was reset during compile; record again");
+    const auto& cmp = t.comparisons();
+    for (std::size_t k = 0; k < cmp.size(); ++k) {
+        if (cmp[k].kind != Compare::escape) continue;
+        throw py::type_error(
+            "f turned a Var into a plain number (float(v) or int(v), e.g. through math.sin or numpy on a Var)" +
+            (k < sites.size() ? " at " + sites[k] : std::string()) +
+            ". A compiled tape would keep that number fixed and give wrong results at other inputs. Use the "
+            "tapegrad functions (tapegrad.sin, not math.sin), or v.value where a constant is really meant" +
+            (sites.empty() ? "; compile with debug=True to see the line." : "."));
+    }
+    if (!sites.empty() && sites.size() != cmp.size()) sites.clear();  // comparisons made outside debug mode
+    try {
+        return std::make_shared<Program>(program_from_tape(t, inputs, outputs, std::move(arg_shapes),
+                                                           std::move(out_shape), std::move(sites)));
+    } catch (const unsupported_tape& e) {
+        throw py::type_error(e.what());
+    }
+}
+
+py::bytes save(const std::vector<std::shared_ptr<Program>>& programs) {
+    if (programs.empty()) throw py::value_error("nothing to save");
+    std::vector<const Program*> ps;
+    for (const auto& p : programs) ps.push_back(p.get());
+    return py::bytes(serial::save(ps));
+}
+
+std::vector<std::shared_ptr<Program>> load(py::buffer data) {
+    py::buffer_info b = data.request();
+    if (b.ndim != 1 || b.itemsize != 1 || b.strides[0] != 1)
+        throw py::type_error("load needs bytes (a contiguous buffer of bytes)");
+    std::vector<Program> loaded;
+    {
+        py::gil_scoped_release release;  // parsing and validation touch only the buffer, which `data` keeps alive
+        loaded = serial::load(static_cast<const std::uint8_t*>(b.ptr), static_cast<std::size_t>(b.size));
+    }
+    std::vector<std::shared_ptr<Program>> out;
+    for (Program& p : loaded) out.push_back(std::make_shared<Program>(std::move(p)));
+    return out;
+}
+
+py::list guards(const Program& p) {
+    py::list out;
+    for (std::size_t k = 0; k < p.guards.size(); ++k) {
+        const Comparison& g = p.guards[k];
+        out.append(py::dict("op"_a = spelling(g.kind), "a"_a = g.a,
+                            "b"_a = g.b_is_constant ? py::object(py::none()) : py::int_(g.b),
+                            "constant"_a = g.b_is_constant ? py::object(py::float_(g.constant)) : py::none(),
+                            "outcome"_a = g.outcome, "text"_a = describe_guard(p, k),
+                            "site"_a = p.sites.empty() ? py::object(py::none()) : py::str(p.sites[k])));
+    }
+    return out;
+}
+
+py::tuple shape_tuple(const Shape& s) {
+    py::tuple t(s.size());
+    for (std::size_t k = 0; k < s.size(); ++k) t[k] = py::int_(s[k]);
+    return t;
+}
+
+}  // namespace
+
+void register_replay(py::module_& m) {
+    auto& branch_changed = py::register_exception<BranchChanged>(m, "BranchChangedError", PyExc_ValueError);
+    branch_changed.attr("__doc__") =
+        "A compiled function was called at an input where a comparison made while recording (if x > 0: ...) "
+        "would go the other way, so the recorded tape does not compute f there. The message names the comparison.";
+
+    py::class_<Program, std::shared_ptr<Program>>(
+        m, "Program",
+        "A recorded tape compiled for replay: opcodes, parents, constants, inputs, outputs and the comparisons "
+        "that chose its branch. Immutable; replays run in C++ with the GIL released. Use tapegrad.compile.")
+        .def_static("from_tape", &from_tape, py::arg("tape"), py::arg("generation"), py::arg("inputs"),
+                    py::arg("outputs"), py::arg("arg_shapes"), py::arg("out_shape"), py::arg("sites"),
+                    "Copy a recorded tape into a new Program (the tape may then be reset).")
+        .def_property_readonly("num_nodes", [](const Program& p) { return p.num_nodes(); })
+        .def_property_readonly("num_inputs", [](const Program& p) { return p.inputs.size(); })
+        .def_property_readonly("num_outputs", [](const Program& p) { return p.outputs.size(); })
+        .def_property_readonly("arg_shapes", [](const Program& p) {
+            py::list l;
+            for (const Shape& s : p.arg_shapes) l.append(shape_tuple(s));
+            return l;
+        })
+        .def_property_readonly("out_shape", [](const Program& p) { return shape_tuple(p.out_shape); })
+        .def_property_readonly("guards", &guards, "The recorded comparisons, as dicts.")
+        .def("value", &value, py::arg("X"), py::arg("threads") = 1, py::arg("status") = py::none(),
+             "Y[b] = f(X[b]) for each row of X (B, num_inputs).")
+        .def("vjp", &vjp, py::arg("X"), py::arg("W"), py::arg("threads") = 1, py::arg("status") = py::none(),
+             "(Y, G): values and G[b] = W[b]ᵀ J(X[b]).")
+        .def("jvp", &jvp, py::arg("X"), py::arg("V"), py::arg("threads") = 1, py::arg("status") = py::none(),
+             "(Y, Ydot): values and Ydot[b] = J(X[b]) V[b] (replay on dual numbers).")
+        .def("hvp", &hvp, py::arg("X"), py::arg("V"), py::arg("W"), py::arg("threads") = 1,
+             py::arg("status") = py::none(),
+             "(Y, G, HV): values, G[b] = W[b]ᵀ J and HV[b] = d(W[b]ᵀ J)/dX · V[b] (forward-over-reverse).")
+        .def("value1", &value1, py::arg("x"), "f(x) for a function of one number to one number.")
+        .def("value_and_grad1", &value_and_grad1, py::arg("x"), "(f(x), f'(x)) for one number to one number.");
+
+    m.def("save_programs", &save, py::arg("programs"), "Programs as bytes (see tapegrad/serialize.hpp).");
+    m.def("load_programs", &load, py::arg("data"),
+          "Programs from bytes, validated completely; ValueError on anything malformed.");
+    m.def("_fuzz_load", [](std::uint64_t cases, std::uint64_t seed) {
+        testing::FuzzReport rep;
+        {
+            py::gil_scoped_release release;  // pure C++
+            rep = testing::fuzz_load(cases, seed);
+        }
+        return py::dict("cases"_a = rep.cases, "rejected"_a = rep.rejected, "accepted"_a = rep.accepted,
+                        "violations"_a = rep.violations, "first_violation"_a = rep.first_violation);
+    }, py::arg("cases"), py::arg("seed"),
+       "Fuzz the loader with truncated, bit-flipped and hand-crafted bytes (for the test suite).");
+}
+
+}  // namespace tapegrad::bindings

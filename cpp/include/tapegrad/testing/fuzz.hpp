@@ -1,0 +1,235 @@
+// Fuzzing the loader of compiled programs (serialize.hpp), in C++ so that
+// 10^5 cases take a fraction of a second. The test suite calls it through
+// tapegrad._core._fuzz_load; cpp/tests/fuzz_load.cpp runs the same cases as a
+// standalone program, built with -fsanitize=address,undefined, so that any
+// read or write outside an array during loading or replay is caught.
+//
+// Base programs are small random recordings (every opcode of ops.def can
+// appear, with comparisons, constants made inside f, several arguments).
+// Each case is one of:
+//   truncated      a prefix of valid bytes                    must be rejected
+//   bit flipped    one bit of valid bytes flipped             must be rejected (checksum)
+//   garbage        random bytes written over valid ones       must be rejected (checksum)
+//   forged         a field set to something invalid, the
+//                  checksum recomputed to match               must be rejected (validation)
+//   mutated        random valid-looking changes, checksum
+//                  recomputed                                 may load; if it does, replay
+//                                                             value, vjp, jvp, hvp on it
+// A "violation" is a must-reject case that loaded, an intact one that did not
+// round-trip, or an exception other than invalid_program.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "../program.hpp"
+#include "../record.hpp"
+#include "../replay.hpp"
+#include "../serialize.hpp"
+
+namespace tapegrad::testing {
+
+struct FuzzReport {
+    std::uint64_t cases = 0, rejected = 0, accepted = 0, violations = 0;
+    std::string first_violation;
+};
+
+// splitmix64: tiny, and the same sequence on every platform.
+struct Rng {
+    std::uint64_t s;
+    std::uint64_t next() {
+        std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        return z ^ (z >> 31);
+    }
+    std::uint64_t below(std::uint64_t n) { return n ? next() % n : 0; }
+    double uniform(double lo, double hi) { return lo + (hi - lo) * double(next() >> 11) * 0x1.0p-53; }
+};
+
+// Record one random op of ops.def on nodes in [lo, t.size()).
+inline index_t record_random_op(Tape& t, Rng& rng, index_t lo) {
+    auto pick = [&] { return static_cast<index_t>(lo + rng.below(t.size() - lo)); };
+    const double c = rng.uniform(-2, 2);
+    const int first = static_cast<int>(Op::input) + 1, count = static_cast<int>(Op::count) - first;
+    switch (static_cast<Op>(first + static_cast<int>(rng.below(count)))) {
+#define TG_UNARY(name, ...) \
+    case Op::name: return record_##name(t, pick());
+#define TG_BINARY(name, ...)                                      \
+    case Op::name: return record_##name(t, pick(), pick());       \
+    case Op::name##_vc: return record_##name##_vc(t, pick(), c);  \
+    case Op::name##_cv: return record_##name##_cv(t, c, pick());
+#include "../ops.def"
+        default: return record_add(t, pick(), pick());
+    }
+}
+
+inline Program random_program(Rng& rng) {
+    Tape t;
+    const index_t n_in = 1 + static_cast<index_t>(rng.below(4));
+    std::vector<index_t> inputs;
+    for (index_t k = 0; k < n_in; ++k) inputs.push_back(t.push_input(rng.uniform(0.2, 1.5)));
+    if (rng.below(2)) t.push_input(rng.uniform(-1, 1));  // a constant made inside f
+    const index_t lo = first_node;
+    const int ops = 3 + static_cast<int>(rng.below(30));
+    for (int k = 0; k < ops; ++k) {
+        record_random_op(t, rng, lo);
+        if (rng.below(6) == 0) {  // a comparison, against a node or a number
+            const index_t a = static_cast<index_t>(lo + rng.below(t.size() - lo));
+            const index_t b = static_cast<index_t>(lo + rng.below(t.size() - lo));
+            const auto kind = static_cast<Compare>(rng.below(static_cast<int>(Compare::escape)));
+            const bool constant = rng.below(2);
+            const double c = rng.uniform(-1, 1);
+            t.record_comparison(kind, a, constant ? 0 : b, c, constant,
+                                compare(kind, t.value(a), constant ? c : t.value(b)));
+        }
+    }
+    std::vector<index_t> outputs;
+    const index_t n_out = 1 + static_cast<index_t>(rng.below(3));
+    for (index_t k = 0; k < n_out; ++k) outputs.push_back(static_cast<index_t>(lo + rng.below(t.size() - lo)));
+    std::vector<Shape> args;
+    if (n_in > 1 && rng.below(2)) args = {Shape{1}, Shape{n_in - 1}};
+    else args = {n_in == 1 ? Shape{} : Shape{n_in}};
+    const Shape out = n_out == 1 ? Shape{} : Shape{n_out};
+    std::vector<std::string> sites;
+    if (rng.below(2))
+        for (std::size_t k = 0; k < t.comparisons().size(); ++k) sites.push_back("f.py:" + std::to_string(k));
+    return program_from_tape(t, inputs, outputs, args, out, sites);
+}
+
+inline std::string bundle(const std::vector<Program>& ps) {
+    std::vector<const Program*> ptrs;
+    for (const Program& p : ps) ptrs.push_back(&p);
+    return serial::save(ptrs);
+}
+
+inline void fix_checksum(std::string& b) {
+    if (b.size() < 8) return;
+    const std::uint64_t h = serial::checksum(reinterpret_cast<const std::uint8_t*>(b.data()), b.size() - 8);
+    for (int k = 0; k < 8; ++k) b[b.size() - 8 + k] = static_cast<char>(h >> (8 * k));
+}
+
+// Replay every mode at a few random points: under the sanitizers this is
+// what shows that an accepted program cannot make replay leave its arrays.
+inline void replay_all(const Program& p, Rng& rng) {
+    const std::size_t rows = 1 + rng.below(3), n_in = p.inputs.size(), n_out = p.outputs.size();
+    std::vector<double> X(rows * n_in), V(rows * n_in), W(rows * n_out, 1.0), Y(rows * n_out), D(rows * n_out),
+        G(rows * n_in), H(rows * n_in);
+    std::vector<std::int32_t> status(rows, -1);
+    for (double& x : X) x = rng.uniform(-2, 2);
+    for (double& v : V) v = rng.uniform(-1, 1);
+    replay::Request r;
+    r.rows = rows;
+    r.X = X.data(); r.V = V.data(); r.W = W.data();
+    r.Y = Y.data(); r.Ydot = D.data(); r.G = G.data(); r.HV = H.data();
+    r.status = status.data();
+    replay::run<replay::Mode::value>(p, r);
+    replay::run<replay::Mode::vjp>(p, r);
+    replay::run<replay::Mode::jvp>(p, r);
+    replay::run<replay::Mode::hvp>(p, r);
+}
+
+// Set one field of `p` to a value validation must refuse; false if this
+// program has no such field (e.g. no comparisons).
+inline bool forge(Program& p, Rng& rng) {
+    const std::size_t n = p.num_nodes();
+    const index_t i = static_cast<index_t>(first_node + rng.below(n - first_node));
+    switch (rng.below(12)) {
+        case 0: p.parents[i].a = static_cast<index_t>(i + rng.below(1000)); return true;  // parent not below
+        case 1: p.parents[i].b = static_cast<index_t>(n + rng.below(1u << 31)); return true;
+        case 2: p.ops[i] = static_cast<std::uint8_t>(static_cast<int>(Op::count) + rng.below(256 - static_cast<int>(Op::count))); return true;
+        case 3: p.ops[rng.below(first_node)] = static_cast<std::uint8_t>(Op::add); return true;  // a sink that is not
+        case 4: p.inputs[rng.below(p.inputs.size())] = static_cast<index_t>(n + rng.below(1000)); return true;
+        case 5: p.outputs[rng.below(p.outputs.size())] = static_cast<index_t>(rng.below(2) ? n + rng.below(1000) : rng.below(first_node)); return true;
+        case 6:
+            if (p.guards.empty()) return false;
+            p.guards[rng.below(p.guards.size())].a = static_cast<index_t>(n + rng.below(1000));
+            return true;
+        case 7:
+            if (p.guards.empty()) return false;
+            p.guards[rng.below(p.guards.size())].kind = static_cast<Compare>(static_cast<int>(Compare::escape) + rng.below(200));
+            return true;
+        case 8: p.arg_shapes.back().push_back(2 + rng.below(5)); return true;  // sizes no longer add up
+        case 9: p.out_shape.push_back(2 + rng.below(5)); return true;
+        case 10:
+            if (p.inputs.size() < 2) return false;
+            p.inputs[1] = p.inputs[0];  // the same input twice
+            return true;
+        default:
+            p.sites.push_back("extra");  // one source line too many
+            if (p.sites.size() == p.guards.size()) p.sites.push_back("extra");
+            return true;
+    }
+}
+
+// Valid-looking changes: any of these may or may not give a valid program.
+inline void mutate(Program& p, std::string& bytes, Rng& rng) {
+    const std::size_t n = p.num_nodes();
+    const index_t i = static_cast<index_t>(first_node + rng.below(n - first_node));
+    switch (rng.below(5)) {
+        case 0: p.parents[i].a = static_cast<index_t>(rng.below(i)); break;
+        case 1: p.ops[i] = static_cast<std::uint8_t>(2 + rng.below(static_cast<int>(Op::count) - 2)); break;
+        case 2: p.constants[i] = rng.uniform(-1e3, 1e3); break;
+        case 3:
+            if (!p.guards.empty()) {
+                Comparison& g = p.guards[rng.below(p.guards.size())];
+                g.outcome = !g.outcome;
+            }
+            break;
+        default: break;
+    }
+    bytes = bundle({p});
+    if (rng.below(2)) {  // and raw bytes anywhere, counts and shapes included
+        for (int k = 1 + static_cast<int>(rng.below(3)); k > 0; --k)
+            bytes[12 + rng.below(bytes.size() - 20)] = static_cast<char>(rng.next());
+    }
+    fix_checksum(bytes);
+}
+
+inline FuzzReport fuzz_load(std::uint64_t cases, std::uint64_t seed) {
+    FuzzReport rep;
+    Rng rng{seed};
+    std::vector<Program> bases;
+    for (int k = 0; k < 16; ++k) bases.push_back(random_program(rng));
+    auto violation = [&](const std::string& what) {
+        if (!rep.violations++) rep.first_violation = what;
+    };
+    while (rep.cases < cases) {
+        ++rep.cases;
+        Program p = bases[rng.below(bases.size())];
+        std::string bytes = rng.below(8) == 0 ? bundle({p, p}) : bundle({p});
+        const std::string intact = bytes;
+        int kind = static_cast<int>(rng.below(6));
+        bool must_reject = true;
+        switch (kind) {
+            case 0: bytes.resize(rng.below(bytes.size())); break;
+            case 1: bytes[rng.below(bytes.size())] ^= static_cast<char>(1u << rng.below(8)); break;
+            case 2:
+                for (int k = 1 + static_cast<int>(rng.below(8)); k > 0; --k)
+                    bytes[rng.below(bytes.size())] ^= static_cast<char>(1 + rng.below(255));
+                if (bytes == intact) kind = 5, must_reject = false;  // two changes undid each other
+                break;
+            case 3:
+                if (!forge(p, rng)) { --rep.cases; continue; }
+                bytes = bundle({p});
+                break;
+            case 4: mutate(p, bytes, rng); must_reject = false; break;
+            default: must_reject = false; break;  // intact: must load and round-trip
+        }
+        try {
+            const auto loaded = serial::load(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+            ++rep.accepted;
+            if (must_reject) violation("case kind " + std::to_string(kind) + " was accepted");
+            if (kind == 5 && bundle(loaded) != bytes) violation("an intact program did not round-trip");
+            for (const Program& q : loaded) replay_all(q, rng);
+        } catch (const invalid_program&) {
+            ++rep.rejected;
+            if (kind == 5) violation("an intact program was rejected");
+        } catch (const std::exception& e) {
+            violation(std::string("case kind ") + std::to_string(kind) + " threw " + e.what());
+        }
+    }
+    return rep;
+}
+
+}  // namespace tapegrad::testing

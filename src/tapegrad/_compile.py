@@ -1,0 +1,565 @@
+"""Compiled tapes: record f once, replay it in C++ at new inputs.
+
+``tapegrad.compile(f, *example_args)`` runs f once on Vars and keeps the tape
+as a :class:`CompiledFunction`. Its methods evaluate the value, gradient,
+Jacobian, JVP/VJP, Hessian-vector product and Hessian at other inputs of the
+same shapes -- or at a batch of them -- entirely in C++ with the GIL released
+(cpp/include/tapegrad/replay.hpp). Comparisons made while recording are
+re-checked on every replay: see :class:`BranchChangedError`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import _core
+from ._api import _argnums, _borrow, _give_back, _watch_leaf
+from ._tape import Tape
+from ._array import VarArray, _slots_of
+from ._var import Var, _record_sites, _slot_of
+
+BranchChangedError = _core.BranchChangedError
+
+# Branch patterns one retracing function keeps before refusing to record more:
+# a function whose branches depend on the input this finely should not be a
+# tape (write it with tapegrad.maximum / relu / abs instead).
+MAX_BRANCH_PATTERNS = 256
+
+
+def _record(f: Callable[..., Any], args: Sequence[Any], debug: bool) -> _core.Program:
+    """Run f once on Vars made from args and compile the tape it leaves."""
+    tape = Tape() if debug else _borrow()
+    if debug:
+        tape._sites = []
+        _record_sites(tape, True)
+    try:
+        wrt = [_watch_leaf(tape, np.asarray(a) if isinstance(a, (list, tuple)) else a, i) for i, a in enumerate(args)]
+        out = f(*wrt)
+        shapes = [() if isinstance(w, Var) else tuple(w.shape) for w in wrt]
+        inputs = [np.array([w.index], np.uint32) if isinstance(w, Var) else w.slots().reshape(-1) for w in wrt]
+        in_slots = np.concatenate(inputs) if inputs else np.empty(0, np.uint32)
+        out_slots, out_shape = _output_slots(tape, out)
+        return _core.Program.from_tape(tape, tape.generation, in_slots.tolist(), out_slots, shapes, out_shape,
+                                       tape._sites if debug else [])
+    finally:
+        if debug:
+            _record_sites(tape, False)
+        else:
+            _give_back(tape)
+
+
+def _output_slots(tape: Tape, out: Any) -> tuple[list[int], tuple[int, ...]]:
+    """Node of each element of f's output, and the output's shape. A plain
+    number in the output becomes a constant node (an input that is not one)."""
+    if isinstance(out, VarArray):
+        return _slots_of(out, tape).reshape(-1).tolist(), tuple(out.shape)
+    if isinstance(out, (list, tuple, np.ndarray)):
+        try:
+            arr = np.asarray(out, dtype=object)
+        except (TypeError, ValueError):
+            raise TypeError("compile needs f to return a scalar or a (possibly nested) list, tuple or ndarray "
+                            "of scalars, with a regular shape") from None
+        if arr.size == 0:
+            raise TypeError("f returned an empty output; a compiled function needs at least one output")
+        return [_output_slot(tape, e) for e in arr.reshape(-1)], tuple(arr.shape)
+    return [_output_slot(tape, out)], ()
+
+
+def _output_slot(tape: Tape, e: Any) -> int:
+    if isinstance(e, Var):
+        return _slot_of(e, tape)
+    if isinstance(e, (float, int, np.floating, np.integer)) and not isinstance(e, bool):
+        return tape.var(float(e)).index
+    raise TypeError(f"f returned a {type(e).__name__}; compile needs f to return numbers and Vars "
+                    "(a scalar, or a list/tuple/ndarray of them)")
+
+
+def _as_array(a: Any, position: int, what: str) -> np.ndarray:
+    if isinstance(a, (Var, VarArray)):
+        raise TypeError(f"{what} {position} is a {type(a).__name__}: a compiled function takes numbers and "
+                        "arrays (it replays outside any tape)")
+    arr = np.asarray(a)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{what} {position} has dtype {arr.dtype}; compiled functions take real numbers")
+    return arr.astype(np.float64, copy=False)
+
+
+class CompiledFunction:
+    """A function recorded once and replayed in C++ at new inputs.
+
+    >>> import numpy as np, tapegrad as tg
+    >>> cf = tg.compile(lambda x: (x[0] - 1) ** 2 + 10 * x[1] ** 2, np.zeros(2))
+    >>> cf.value_and_grad(np.array([2.0, 1.0]))
+    (11.0, array([ 2., 20.]))
+    >>> cf.hessian(np.array([2.0, 1.0]))
+    array([[ 2.,  0.],
+           [ 0., 20.]])
+
+    Every method takes the arguments f was compiled for (same shapes), or a
+    batch of them with one more leading axis -- then all points are evaluated
+    in one call and results gain that leading axis; ``threads=`` splits a
+    batch over cores. Gradients have the shape of their argument (a float for
+    a float argument; a tuple over arguments for a function of several).
+    """
+
+    def __init__(self, programs: Sequence[_core.Program], f: Callable[..., Any] | None = None, *,
+                 retrace: bool = False, debug: bool = False) -> None:
+        self._programs = list(programs)
+        self._f = f
+        self._retrace = bool(retrace) and f is not None
+        self._debug = debug
+        self._lock = threading.Lock()
+        p = self._programs[0]
+        self._arg_shapes = [tuple(s) for s in p.arg_shapes]
+        self._out_shape = tuple(p.out_shape)
+        self._sizes = [math.prod(s) for s in self._arg_shapes]
+        self._spans = [(lo, lo + n) for lo, n in zip(np.cumsum([0, *self._sizes[:-1]]).tolist(), self._sizes)]
+        self._one_weight = np.ones((1, 1))  # the output weight of a gradient at one point
+        self._nin, self._nout = p.num_inputs, p.num_outputs
+        # One number in, one number out, one tape: the fast paths skip numpy entirely.
+        scalar = len(self._arg_shapes) == 1 and self._arg_shapes[0] == () and self._out_shape == ()
+        self._fast = self._programs[0] if scalar and len(self._programs) == 1 and not self._retrace else None
+        if f is not None:
+            self.__wrapped__ = f
+            self.__doc__ = getattr(f, "__doc__", None) or CompiledFunction.__doc__
+
+    # ---- properties ------------------------------------------------------------------
+
+    @property
+    def num_nodes(self) -> int:
+        """Nodes of the (first) recorded tape, the 8 sink slots included."""
+        return int(self._programs[0].num_nodes)
+
+    @property
+    def num_tapes(self) -> int:
+        """Tapes recorded so far: one per branch pattern (more than one only with retrace=True)."""
+        return len(self._programs)
+
+    @property
+    def comparisons(self) -> list[dict[str, Any]]:
+        """The comparisons recorded with the (first) tape, which every replay re-checks."""
+        return list(self._programs[0].guards)
+
+    @property
+    def arg_shapes(self) -> list[tuple[int, ...]]:
+        return list(self._arg_shapes)
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self._out_shape
+
+    def __repr__(self) -> str:
+        name = getattr(self._f, "__name__", "<loaded>")
+        return (f"<CompiledFunction {name}{tuple(self._arg_shapes)} -> {self._out_shape}: {self.num_nodes} nodes, "
+                f"{len(self.comparisons)} comparisons, {self.num_tapes} tape(s)>")
+
+    # ---- evaluation ------------------------------------------------------------------
+
+    def __call__(self, *args: Any, threads: int = 1) -> Any:
+        """f(*args), or f at every point of a batch."""
+        fast = self._fast
+        if fast is not None and len(args) == 1 and type(args[0]) is float:
+            return fast.value1(args[0])
+        X, batch = self._pack(args)
+        (Y,) = self._run("value", X, (), threads)
+        return self._unpack_out(Y, batch)
+
+    def value_and_grad(self, *args: Any, threads: int = 1) -> tuple[Any, Any]:
+        """(f(*args), gradient) for a scalar f: one forward and one reverse pass.
+
+        Works as ``scipy.optimize.minimize(cf.value_and_grad, x0, jac=True)``.
+        """
+        fast = self._fast
+        if fast is not None and len(args) == 1 and type(args[0]) is float:
+            value, slope = fast.value_and_grad1(args[0])
+            return value, slope
+        self._need_scalar_output("value_and_grad")
+        X, batch = self._pack(args)
+        W = self._one_weight if batch is None else np.ones((X.shape[0], 1))
+        Y, G = self._run("vjp", X, (W,), threads)
+        return self._unpack_out(Y, batch), self._unpack_in(G, batch)
+
+    def grad(self, *args: Any, threads: int = 1) -> Any:
+        """The gradient of a scalar f, shaped like its argument(s)."""
+        return self.value_and_grad(*args, threads=threads)[1]
+
+    def vjp(self, primals: Any, cotangents: Any, threads: int = 1) -> tuple[Any, Any]:
+        """(f(x), wᵀ J): ``cotangents`` w is shaped like f's output; the result like x.
+
+        For a function of several arguments, ``primals`` is the tuple of them.
+        """
+        X, batch = self._pack(self._as_args(primals))
+        W = self._pack_output_like(cotangents, batch)
+        Y, G = self._run("vjp", X, (W,), threads)
+        return self._unpack_out(Y, batch), self._unpack_in(G, batch)
+
+    def jvp(self, primals: Any, tangents: Any, threads: int = 1) -> tuple[Any, Any]:
+        """(f(x), J v): ``tangents`` v is shaped like x; J v like f's output.
+
+        Replays the tape on dual numbers. For a function of several arguments,
+        ``primals`` and ``tangents`` are tuples.
+        """
+        X, batch = self._pack(self._as_args(primals))
+        V, vbatch = self._pack(self._as_args(tangents), "tangent")
+        self._same_batch(batch, vbatch, "tangents")
+        Y, Ydot = self._run("jvp", X, (V,), threads)
+        return self._unpack_out(Y, batch), self._unpack_out(Ydot, batch)
+
+    def hvp(self, primals: Any, tangents: Any, threads: int = 1) -> Any:
+        """H v, the Hessian of a scalar f at x times v (shaped like x).
+
+        Forward-over-reverse: values and partials replayed on dual numbers,
+        then the reverse sweep on dual adjoints. Works as scipy's ``hessp``.
+        """
+        self._need_scalar_output("hvp")
+        X, batch = self._pack(self._as_args(primals))
+        V, vbatch = self._pack(self._as_args(tangents), "tangent")
+        self._same_batch(batch, vbatch, "tangents")
+        _, _, HV = self._run("hvp", X, (V, np.ones((X.shape[0], 1))), threads)
+        return self._unpack_in(HV, batch)
+
+    def hessian(self, *args: Any, threads: int = 1) -> Any:
+        """The Hessian of a scalar f: shape x.shape + x.shape (a float for a
+        float argument; nested tuples of blocks for several arguments).
+
+        One Hessian-vector product per input, all as lanes of one batched replay.
+        """
+        self._need_scalar_output("hessian")
+        X, batch = self._pack(args)
+        B, n = X.shape
+        V = np.tile(np.eye(n), (B, 1))
+        _, _, HV = self._run("hvp", np.repeat(X, n, axis=0), (V, np.ones((B * n, 1))), threads)
+        return self._unpack_square(HV.reshape(B, n, n), batch)
+
+    def jacobian(self, *args: Any, threads: int = 1) -> Any:
+        """d f / d x: shape f's output shape + x.shape (tuple over arguments).
+
+        Reverse mode (one sweep per output) when there are fewer outputs than
+        inputs, forward mode on dual numbers (one tangent per input) otherwise;
+        either way all of them run as lanes of one batched replay.
+        """
+        X, batch = self._pack(args)
+        B, n, m = X.shape[0], self._nin, self._nout
+        if m <= n:
+            _, G = self._run("vjp", np.repeat(X, m, axis=0), (np.tile(np.eye(m), (B, 1)),), threads)
+            J = G.reshape(B, m, n)
+        else:
+            _, Ydot = self._run("jvp", np.repeat(X, n, axis=0), (np.tile(np.eye(n), (B, 1)),), threads)
+            J = np.ascontiguousarray(Ydot.reshape(B, n, m).transpose(0, 2, 1))
+        lead = (B,) if batch is not None else ()
+        blocks = []
+        for shape, (lo, hi) in zip(self._arg_shapes, self._spans):
+            block = J[:, :, lo:hi].reshape(lead + self._out_shape + shape)
+            blocks.append(float(block) if block.ndim == 0 else block)
+        return blocks[0] if len(blocks) == 1 else tuple(blocks)
+
+    # ---- saving ----------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """The recorded tape(s) as bytes (a versioned, checksummed format)."""
+        with self._lock:
+            return bytes(_core.save_programs(self._programs))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> CompiledFunction:
+        """The inverse of to_bytes; validates everything and raises ValueError on bad bytes."""
+        return cls(_core.load_programs(data))
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the compiled function to a file; ``tapegrad.load(path)`` reads it back.
+
+        The Python function itself is not saved: a loaded function replays the
+        tape(s) recorded so far but cannot record new branch patterns.
+        """
+        data = self.to_bytes()
+        with open(path, "wb") as fh:
+            fh.write(data)
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
+        return (CompiledFunction.from_bytes, (self.to_bytes(),))
+
+    # ---- packing arguments and results ---------------------------------------------
+
+    def _as_args(self, x: Any) -> tuple[Any, ...]:
+        if len(self._arg_shapes) == 1:
+            return (x,)
+        if not isinstance(x, (tuple, list)):
+            raise TypeError(f"this function takes {len(self._arg_shapes)} arguments: pass them as a tuple")
+        return tuple(x)
+
+    def _pack(self, args: Sequence[Any], what: str = "argument") -> tuple[np.ndarray, int | None]:
+        """Arguments -> one (B, num_inputs) float64 array, and B (None: no batch)."""
+        if len(args) == 1 == len(self._arg_shapes):  # the common case, kept short
+            a, shape = args[0], self._arg_shapes[0]
+            arr = a if type(a) is np.ndarray and a.dtype == np.float64 else _as_array(a, 0, what)
+            if arr.shape == shape:
+                return arr.reshape(1, self._sizes[0]), None
+            if arr.shape[1:] == shape and arr.ndim == len(shape) + 1:
+                return arr.reshape(arr.shape[0], self._sizes[0]), arr.shape[0]
+        if len(args) != len(self._arg_shapes):
+            raise TypeError(f"this function was compiled for {len(self._arg_shapes)} argument(s) of shapes "
+                            f"{self._arg_shapes}, but got {len(args)}")
+        batch: Any = ...
+        cols = []
+        for i, (a, shape, size) in enumerate(zip(args, self._arg_shapes, self._sizes)):
+            arr = a if type(a) is np.ndarray and a.dtype == np.float64 else _as_array(a, i, what)
+            if arr.shape == shape:
+                b = None
+            elif arr.ndim == len(shape) + 1 and arr.shape[1:] == shape:
+                b = arr.shape[0]
+            else:
+                raise ValueError(f"{what} {i} has shape {arr.shape}, but f was compiled for shape {shape} "
+                                 f"(or a batch of shape (B, {', '.join(map(str, shape))}{',' if len(shape) == 1 else ''}))")
+            if batch is not ... and b != batch:
+                raise ValueError(f"{what}s must all be single points or all batches of the same size")
+            batch = b
+            cols.append(arr.reshape(1 if b is None else b, size))
+        if len(cols) == 1:  # the replay makes it C-contiguous if it is not (a copy only then)
+            return cols[0], batch
+        if not cols:
+            return np.empty((1, 0)), None
+        return np.concatenate(cols, axis=1), batch
+
+    def _pack_output_like(self, w: Any, batch: int | None) -> np.ndarray:
+        arr = _as_array(w, 0, "cotangent")
+        want = self._out_shape if batch is None else (batch, *self._out_shape)
+        if arr.shape != want:
+            raise ValueError(f"cotangents have shape {arr.shape}; expected {want} (shaped like f's output)")
+        return np.ascontiguousarray(arr.reshape(1 if batch is None else batch, self._nout))
+
+    @staticmethod
+    def _same_batch(batch: int | None, other: int | None, what: str) -> None:
+        if batch != other:
+            raise ValueError(f"{what} must be batched like the primals (shapes must match)")
+
+    def _need_scalar_output(self, method: str) -> None:
+        if self._nout != 1 or self._out_shape != ():
+            raise TypeError(f"{method} needs f to return a scalar, but it returns shape {self._out_shape}; "
+                            "use jacobian, vjp or jvp for a vector output")
+
+    def _unpack_out(self, Y: np.ndarray, batch: int | None) -> Any:
+        if batch is None:
+            return float(Y[0, 0]) if self._out_shape == () else Y[0].reshape(self._out_shape)
+        return Y.reshape((batch, *self._out_shape))
+
+    def _unpack_in(self, G: np.ndarray, batch: int | None) -> Any:
+        if len(self._arg_shapes) == 1:  # the common case, kept short
+            shape = self._arg_shapes[0]
+            if batch is not None:
+                return G.reshape((batch, *shape))
+            return float(G[0, 0]) if shape == () else G[0].reshape(shape)
+        parts = []
+        for shape, (lo, hi) in zip(self._arg_shapes, self._spans):
+            if batch is None:
+                part = float(G[0, lo]) if shape == () else G[0, lo:hi].reshape(shape)
+            else:
+                part = G[:, lo:hi].reshape((batch, *shape))
+                if len(self._arg_shapes) > 1:
+                    part = np.ascontiguousarray(part)
+            parts.append(part)
+        return parts[0] if len(parts) == 1 else tuple(parts)
+
+    def _unpack_square(self, H: np.ndarray, batch: int | None) -> Any:
+        lead = () if batch is None else (batch,)
+        bounds = self._spans
+        rows = []
+        for si, (ilo, ihi) in zip(self._arg_shapes, bounds):
+            row = []
+            for sj, (jlo, jhi) in zip(self._arg_shapes, bounds):
+                block = np.ascontiguousarray(H[:, ilo:ihi, jlo:jhi]).reshape(lead + si + sj)
+                row.append(float(block) if block.ndim == 0 else block)
+            rows.append(tuple(row))
+        return rows[0][0] if len(rows) == 1 else tuple(rows)
+
+    # ---- dispatch over recorded branch patterns -------------------------------------
+
+    def _run(self, method: str, X: np.ndarray, extra: tuple[np.ndarray, ...], threads: int) -> tuple[Any, ...]:
+        if len(self._programs) == 1 and not self._retrace:
+            # Positional: pybind11 matches keyword arguments by name, which costs
+            # more than a small replay.
+            out = getattr(self._programs[0], method)(X, *extra, threads)
+            return out if type(out) is tuple else (out,)
+        return self._run_patterns(method, X, extra, threads)
+
+    def _run_patterns(self, method: str, X: np.ndarray, extra: tuple[np.ndarray, ...],
+                      threads: int) -> tuple[Any, ...]:
+        """Each point goes to the first tape whose comparisons all hold there.
+        A point no tape fits is recorded anew (retrace=True), or raises."""
+        rows = X.shape[0]
+        todo = np.arange(rows)
+        results: list[np.ndarray] | None = None
+        tried = 0
+        while todo.size:
+            with self._lock:
+                programs = list(self._programs)
+            if tried == len(programs):
+                if not self._retrace:
+                    # None fits: let the first tape raise, naming its comparison.
+                    getattr(programs[0], method)(X[todo[:1]], *(e[todo[:1]] for e in extra), 1)
+                    raise AssertionError("unreachable: the tape accepted a point it had rejected")
+                self._retrace_at(X[todo[0]])
+                continue
+            program = programs[tried]
+            tried += 1
+            status = np.empty(todo.size, dtype=np.int32)
+            out = getattr(program, method)(X[todo], *(e[todo] for e in extra), threads, status)
+            out = out if isinstance(out, tuple) else (out,)
+            if results is None:
+                results = [np.empty((rows, *o.shape[1:])) for o in out]
+            ok = status < 0
+            for r, o in zip(results, out):
+                r[todo[ok]] = o[ok]
+            todo = todo[~ok]
+        assert results is not None or rows == 0
+        if results is None:  # an empty batch
+            out = getattr(self._programs[0], method)(X, *extra, threads)
+            return out if isinstance(out, tuple) else (out,)
+        return tuple(results)
+
+    def _retrace_at(self, x: np.ndarray) -> None:
+        """Record f again at point x (one row of packed inputs) and keep the tape."""
+        args = []
+        for shape, (lo, hi) in zip(self._arg_shapes, self._spans):
+            args.append(float(x[lo]) if shape == () else x[lo:hi].reshape(shape).copy())
+        assert self._f is not None  # retrace is on only with a function to record
+        program = _record(self._f, args, self._debug)
+        if [tuple(s) for s in program.arg_shapes] != self._arg_shapes or tuple(program.out_shape) != self._out_shape:
+            raise ValueError("f returned a different output shape on another branch; a compiled function needs "
+                             "one output shape")
+        with self._lock:
+            if len(self._programs) >= MAX_BRANCH_PATTERNS:
+                raise RuntimeError(f"f took more than {MAX_BRANCH_PATTERNS} different branch patterns; its branches "
+                                   "depend too finely on the input to replay a tape. Write the choices with "
+                                   "tapegrad.maximum/minimum/relu/abs instead of Python if statements")
+            self._programs.append(program)
+
+
+def compile(f: Callable[..., Any], *example_args: Any, debug: bool = False,
+            retrace: bool = False) -> CompiledFunction:
+    """Record ``f(*example_args)`` once and return a :class:`CompiledFunction`
+    that replays the tape in C++ at new inputs of the same shapes.
+
+    >>> import tapegrad as tg
+    >>> cf = tg.compile(lambda x: x * tg.exp(x), 0.0)
+    >>> cf(1.0), cf.grad(0.0), cf.hessian(0.0)
+    (2.718281828459045, 1.0, 2.0)
+
+    Every positional argument is an input (a float, or an array of any shape).
+    f returns a scalar or an array (list, tuple, ndarray) of scalars.
+
+    Comparisons of Vars made by f (``if x > 0:``) are recorded and re-checked
+    on every replay: at an input where one would go the other way the call
+    raises :class:`BranchChangedError` naming it (and, with ``debug=True``,
+    its source line), unless ``retrace=True``, which records f again there and
+    keeps one tape per branch pattern. ``abs``, ``maximum`` and ``relu`` are
+    ops, not branches, and never need this.
+    """
+    if not callable(f):
+        raise TypeError(f"compile needs a function, not a {type(f).__name__}")
+    return CompiledFunction([_record(f, example_args, debug)], f, retrace=retrace, debug=debug)
+
+
+def load(path: str | os.PathLike[str]) -> CompiledFunction:
+    """Read a compiled function written by ``CompiledFunction.save``.
+
+    >>> import tapegrad as tg, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "f.tape")
+    >>> tg.compile(lambda x: x * x, 1.0).save(path)
+    >>> tg.load(path).grad(3.0)
+    6.0
+
+    Everything is validated before use (format version, opcodes, every parent
+    below its node, sizes, comparisons, checksum): malformed or tampered bytes
+    raise ValueError, never a crash.
+    """
+    with open(path, "rb") as fh:
+        return CompiledFunction.from_bytes(fh.read())
+
+
+# ---- functional forms -------------------------------------------------------------------
+
+def _compile_wrt(f: Callable[..., Any], args: Sequence[Any],
+                 argnums: int | Sequence[int]) -> tuple[CompiledFunction, tuple[Any, ...]]:
+    """Compile f as a function of args[argnums] only (the others held fixed)."""
+    nums = _argnums(argnums)
+    for i in nums:
+        if i >= len(args):
+            raise TypeError(f"argnums={argnums} but f was called with {len(args)} positional arguments")
+
+    def of_wrt(*wrt: Any) -> Any:
+        full = list(args)
+        for i, w in zip(nums, wrt):
+            full[i] = w
+        return f(*full)
+
+    wrt_args = tuple(args[i] for i in nums)
+    return compile(of_wrt, *wrt_args), wrt_args
+
+
+def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """Return a function computing the Hessian of the scalar function f.
+
+    >>> import numpy as np, tapegrad as tg
+    >>> tg.hessian(lambda x: x[0] ** 2 * x[1])(np.array([1.0, 2.0]))
+    array([[4., 2.],
+           [2., 0.]])
+
+    Shape ``x.shape + x.shape``; with a tuple ``argnums``, nested tuples of
+    blocks. f is recorded at each call, then the Hessian is one batched
+    forward-over-reverse replay (see CompiledFunction.hessian).
+    """
+    def h(*args: Any) -> Any:
+        cf, wrt = _compile_wrt(f, args, argnums)
+        return cf.hessian(*wrt)
+
+    return h
+
+
+def hvp(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """Return ``g(*args, v)`` = (Hessian of the scalar f at args) · v.
+
+    >>> import numpy as np, tapegrad as tg
+    >>> tg.hvp(lambda x: x[0] ** 3 + x[1] ** 3)(np.array([1.0, 2.0]), np.array([1.0, 1.0]))
+    array([ 6., 12.])
+
+    The tangent v, the last argument, is shaped like ``args[argnums]`` (a
+    tuple over arguments for a tuple ``argnums``), and so is the result; the
+    other arguments are held fixed. f is recorded at each call and replayed
+    forward-over-reverse (see CompiledFunction.hvp).
+    """
+    def g(*args_and_v: Any) -> Any:
+        if not args_and_v:
+            raise TypeError("hvp(f) returns g(*args, v): pass f's arguments, then the tangent v")
+        *args, v = args_and_v
+        cf, wrt = _compile_wrt(f, args, argnums)
+        if len(wrt) == 1:
+            return cf.hvp(wrt[0], v if isinstance(argnums, int) else v[0])
+        return cf.hvp(wrt, v)
+
+    return g
+
+
+def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+    """``(f(*primals), J · tangents)``: a forward-mode derivative along tangents.
+
+    >>> import tapegrad as tg
+    >>> tg.jvp(lambda x, y: x * y, (2.0, 3.0), (1.0, 0.0))
+    (6.0, 3.0)
+
+    ``primals`` and ``tangents`` are tuples with one entry per argument of f
+    (tangents shaped like primals). f is recorded once and replayed on dual
+    numbers.
+    """
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ValueError(f"{len(primals)} primals but {len(tangents)} tangents: pass one tangent per argument")
+    cf = compile(f, *primals)
+    if len(primals) == 1:
+        return cf.jvp(primals[0], tangents[0])
+    return cf.jvp(primals, tangents)
