@@ -4,8 +4,9 @@
 
 1. src/tapegrad/_core.pyi (pybind11) is regenerated whole by pybind11-stubgen
    from the installed module (pip install pybind11-stubgen).
-2. src/tapegrad/_var.pyi (Cython) is hand-typed, except its blocks generated
-   from ops.def (cpp/tools/gen_ops.py --stubs), which are rewritten.
+2. src/tapegrad/_var.pyi and _array.pyi (Cython) are hand-typed, except their
+   blocks generated from ops.def (cpp/tools/gen_ops.py --stubs, --array-stubs),
+   which are rewritten.
 3. mypy's stubtest compares both stubs with the installed modules, exactly as
    tests/test_stubs.py does. For anything a stub lacks it prints what mypy's
    stubgen guesses from the runtime, as a starting point to type by hand.
@@ -27,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "src" / "tapegrad"
-MODULES = ("tapegrad._core", "tapegrad._var")
+MODULES = ("tapegrad._core", "tapegrad._var", "tapegrad._array")
 CORE_HEADER = ("# Generated from the installed tapegrad._core by pybind11-stubgen through\n"
                "# cpp/tools/update_stubs.py. Do not edit: change the bindings' signatures and docstrings.\n")
 
@@ -68,7 +69,8 @@ def for_stubtest(text: str) -> str:
 def regenerate_var_ops() -> None:
     gen = ROOT / "cpp" / "tools" / "gen_ops.py"
     ops_def = ROOT / "cpp" / "include" / "tapegrad" / "ops.def"
-    subprocess.run([sys.executable, str(gen), str(ops_def), "--stubs", str(PKG / "_var.pyi")], check=True)
+    subprocess.run([sys.executable, str(gen), str(ops_def), "--stubs", str(PKG / "_var.pyi"),
+                    "--array-stubs", str(PKG / "_array.pyi")], check=True)
 
 
 def stubgen_guesses(missing: list[str]) -> None:
@@ -100,7 +102,7 @@ def check() -> int:
     if out.returncode:
         missing = re.findall(r"^error: (\S+) is not present in stub", out.stdout, re.M)
         if missing:
-            print("Type these in src/tapegrad/_var.pyi (or fix the bindings for _core):")
+            print("Type these in src/tapegrad/_var.pyi or _array.pyi (or fix the bindings for _core):")
             stubgen_guesses(missing)
     return out.returncode
 

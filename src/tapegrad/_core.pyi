@@ -94,9 +94,17 @@ class Tape(metaclass=_pybind11_type):
         """
         Nodes recorded, the sink slots included.
         """
+def _entry_counts(tape: Tape) -> dict[str, int]:
+    """
+    How many array entries of each kind the tape holds (for tests and curiosity).
+    """
 def _opcodes() -> list[tuple[str, str]]:
     """
     (name, arity) for every opcode, indexed by opcode; arity is none, unary, binary, binary_vc (constant second operand, kept in partial_b) or binary_cv (constant first operand).
+    """
+def _pullback(tape: Tape, outs: typing.Annotated[numpy.typing.ArrayLike, numpy.uint32], seeds: typing.Any, wrt: list[tuple[int, tuple[int, ...], tuple[int, ...]]], generation: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
+    """
+    Reverse sweeps seeded at node indices `outs`: with seeds (rows x len(outs)) one sweep per row of seeds; with seeds=None one sweep per output (a Jacobian row each). `wrt` lists (first, shape, strides) views; returns a (rows x total elements of wrt) float64 array.
     """
 def op_table() -> list[dict[str, typing.Any]]:
     """
