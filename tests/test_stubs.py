@@ -26,7 +26,7 @@ def mypy(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 def test_stubs_match_the_compiled_modules():
     # The same check as `python cpp/tools/update_stubs.py --check`: stubtest of
-    # src/tapegrad/_core.pyi and _var.pyi against the installed modules.
+    # src/tapegrad/_core.pyi, _var.pyi and _array.pyi against the installed modules.
     out = subprocess.run([sys.executable, str(ROOT / "cpp" / "tools" / "update_stubs.py"), "--check"],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -37,7 +37,7 @@ def test_generated_stub_blocks_match_ops_def():
     gen = ROOT / "cpp" / "tools" / "gen_ops.py"
     ops_def = ROOT / "cpp" / "include" / "tapegrad" / "ops.def"
     out = subprocess.run([sys.executable, str(gen), str(ops_def), "--stubs", str(ROOT / "src" / "tapegrad" / "_var.pyi"),
-                          "--check"], capture_output=True, text=True)
+                          "--array-stubs", str(ROOT / "src" / "tapegrad" / "_array.pyi"), "--check"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
 
 

@@ -5,6 +5,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <pybind11/typing.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -49,12 +50,17 @@ bool inside(const View& v, std::int64_t n) {
     return v.first + lo >= Tape::num_sinks && v.first + hi < n;
 }
 
+// (first, shape, strides) per view. (py::typing types only name the
+// arguments and results for the stubs.)
+using Ints = py::typing::Tuple<py::int_, py::ellipsis>;
+using ViewList = py::typing::List<py::typing::Tuple<py::int_, Ints, Ints>>;
+
 // Sweeps seeded at the slots `outs`: row r of the result holds, for every
 // element of every view in `wrt` (in order, C order within a view), the
 // derivative of sum_k seeds[r, k] * node(outs[k]); with no seeds, row k is the
 // derivative of node(outs[k]) alone (one Jacobian row per sweep).
 py::array_t<double> pullback(TapeHandle& h, py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast> outs,
-                             py::object seeds_obj, py::list wrt, std::uint32_t generation) {
+                             py::object seeds_obj, ViewList wrt, std::uint32_t generation) {
     std::vector<View> views;
     std::int64_t total = 0;
     for (auto item : wrt) {
@@ -124,9 +130,9 @@ py::array_t<double> pullback(TapeHandle& h, py::array_t<std::uint32_t, py::array
     return result;
 }
 
-py::dict entry_counts(const TapeHandle& h) {
+py::typing::Dict<py::str, py::int_> entry_counts(const TapeHandle& h) {
     static const char* kinds[] = {"elementwise", "reduce", "gather", "matmul", "cumsum", "inputs", "dense"};
-    py::dict d;
+    py::typing::Dict<py::str, py::int_> d;
     for (const char* k : kinds) d[k] = 0;
     const EntryList& list = h.tape.entries();
     for (std::size_t i = 0; i < list.list.size(); ++i) {

@@ -10,10 +10,12 @@
                                               OUT/tapegrad/record.pxd (the recorders'
                                               declarations, installed)
     python gen_ops.py OPS_DEF --stubs FILE    rewrite the generated part of _var.pyi
+    python gen_ops.py OPS_DEF --array-stubs FILE
+                                              rewrite the generated part of _array.pyi
     python gen_ops.py OPS_DEF --readme FILE   rewrite the op table in the README
-    add --check to --stubs/--readme: exit 1 if the file is not up to date
+    add --check to --stubs/--array-stubs/--readme: exit 1 if the file is not up to date
 
-The build runs the first form; the other two write committed files, and a test
+The build runs the first form; the others write committed files, and a test
 runs them with --check so the committed copies cannot drift from ops.def.
 """
 
@@ -288,6 +290,8 @@ STUB_BEGIN = "# --- begin generated functions: cpp/tools/gen_ops.py --stubs ---"
 STUB_END = "# --- end generated functions ---"
 METHOD_STUB_BEGIN = "# --- begin generated methods: cpp/tools/gen_ops.py --stubs ---"
 METHOD_STUB_END = "# --- end generated methods ---"
+ARRAY_METHOD_STUB_BEGIN = "# --- begin generated array methods: cpp/tools/gen_ops.py --array-stubs ---"
+ARRAY_METHOD_STUB_END = "# --- end generated array methods ---"
 README_BEGIN = "<!-- begin op table: generated from ops.def by cpp/tools/gen_ops.py --readme -->"
 README_END = "<!-- end op table -->"
 
@@ -297,10 +301,13 @@ def stub_block(rows: list[OpRow]) -> str:
     for r in rows:
         if r.arity == 1:
             out += [f"@overload\ndef {r.name}(x: Var) -> Var: ...",
+                    f"@overload\ndef {r.name}(x: VarArray) -> VarArray: ...",
                     f"@overload\ndef {r.name}(x: _Number) -> float: ..."]
         else:
             out += [f"@overload\ndef {r.name}(x1: Var, x2: Var | _Number) -> Var: ...",
                     f"@overload\ndef {r.name}(x1: _Number, x2: Var) -> Var: ...",
+                    f"@overload\ndef {r.name}(x1: VarArray, x2: _ArrayOperand) -> VarArray: ...",
+                    f"@overload\ndef {r.name}(x1: _ArrayOperand, x2: VarArray) -> VarArray: ...",
                     f"@overload\ndef {r.name}(x1: _Number, x2: _Number) -> float: ..."]
     out.append("__all__ += [" + ", ".join(f'"{r.name}"' for r in rows) + "]")
     out.append(STUB_END)
@@ -324,6 +331,27 @@ def method_stub_block(rows: list[OpRow]) -> str:
         else:
             out.append(f"    def {r.name}(self, other: Var | _Number) -> Var: ...")
     out.append("    " + METHOD_STUB_END)
+    return "\n".join(out)
+
+
+def array_method_stub_block(rows: list[OpRow]) -> str:
+    """VarArray's operators and ufunc-named methods in _array.pyi (as pxi_array_methods makes them)."""
+    out = ["    " + ARRAY_METHOD_STUB_BEGIN]
+    for r in rows:
+        if r.py and r.py not in NOT_ARRAY_OPERATORS:
+            if r.arity == 1:
+                out.append(f"    def {r.py}(self) -> VarArray: ...")
+            else:  # slot methods: their operands are positional-only at runtime
+                extra = {"__pow__": ", mod: None = None"}.get(r.py, "")
+                out.append(f"    def {r.py}(self, other: _ArrayOperand{extra}, /) -> VarArray: ...")
+                out.append(f"    def __r{r.py[2:]}(self, other: _ReflectedOperand{extra}, /) -> VarArray: ...")
+        if r.name == "round":
+            continue  # round(decimals) is written by hand
+        if r.arity == 1:
+            out.append(f"    def {r.name}(self) -> VarArray: ...")
+        else:
+            out.append(f"    def {r.name}(self, other: _ArrayOperand) -> VarArray: ...")
+    out.append("    " + ARRAY_METHOD_STUB_END)
     return "\n".join(out)
 
 
@@ -368,6 +396,7 @@ def main() -> int:
     p.add_argument("ops_def")
     p.add_argument("--cython", nargs=2, metavar=("SRC", "OUT"))
     p.add_argument("--stubs", metavar="FILE")
+    p.add_argument("--array-stubs", metavar="FILE")
     p.add_argument("--readme", metavar="FILE")
     p.add_argument("--check", action="store_true")
     a = p.parse_args()
@@ -380,6 +409,9 @@ def main() -> int:
             (METHOD_STUB_BEGIN, METHOD_STUB_END, method_stub_block(rows)),
             (STUB_BEGIN, STUB_END, stub_block(rows)),
         ], a.check)
+    if a.array_stubs:
+        status |= update_file(Path(a.array_stubs),
+                              [(ARRAY_METHOD_STUB_BEGIN, ARRAY_METHOD_STUB_END, array_method_stub_block(rows))], a.check)
     if a.readme:
         status |= update_file(Path(a.readme), [(README_BEGIN, README_END, readme_table(rows))], a.check)
     return status

@@ -4,8 +4,9 @@
 
 1. src/tapegrad/_core.pyi (pybind11) is regenerated whole by pybind11-stubgen
    from the installed module (pip install pybind11-stubgen).
-2. src/tapegrad/_var.pyi (Cython) is hand-typed, except its blocks generated
-   from ops.def (cpp/tools/gen_ops.py --stubs), which are rewritten.
+2. src/tapegrad/_var.pyi and _array.pyi (Cython) are hand-typed, except their
+   blocks generated from ops.def (cpp/tools/gen_ops.py --stubs, --array-stubs),
+   which are rewritten.
 3. mypy's stubtest compares both stubs with the installed modules, exactly as
    tests/test_stubs.py does. For anything a stub lacks it prints what mypy's
    stubgen guesses from the runtime, as a starting point to type by hand.
@@ -27,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "src" / "tapegrad"
-MODULES = ("tapegrad._core", "tapegrad._var")
+MODULES = ("tapegrad._core", "tapegrad._var", "tapegrad._array")
 CORE_HEADER = ("# Generated from the installed tapegrad._core by pybind11-stubgen through\n"
                "# cpp/tools/update_stubs.py. Do not edit: change the bindings' signatures and docstrings.\n")
 
@@ -54,12 +55,30 @@ def regenerate_core() -> None:
 
 
 def for_stubtest(text: str) -> str:
-    """Two facts of pybind11 modules that pybind11-stubgen leaves out and stubtest
-    checks: a pybind11 module has no __all__, and its classes' metaclass is
-    pybind11_builtins.pybind11_type (declared privately, since it has no stub)."""
+    """Facts of pybind11 modules that pybind11-stubgen leaves out and stubtest
+    checks: a pybind11 module has no __all__; its classes' metaclass is
+    pybind11_builtins.pybind11_type (declared privately, since it has no stub),
+    except for exceptions made by py::register_exception, which are plain
+    Python classes; and a class bound without a constructor still has
+    pybind11's __init__(*args, **kwargs), which raises TypeError."""
     text = re.sub(r"^__all__: list\[str\] = \[.*\]\n", "", text, flags=re.M)
-    text = re.sub(r"^class (\w+)(?:\((.*)\))?:", lambda m: f"class {m[1]}("
-                  + (f"{m[2]}, " if m[2] else "") + "metaclass=_pybind11_type):", text, flags=re.M)
+
+    def declare(m: re.Match[str]) -> str:
+        if m[2] and re.search(r"(Error|Exception)\b", m[2]):
+            return m[0]
+        return f"class {m[1]}(" + (f"{m[2]}, " if m[2] else "") + "metaclass=_pybind11_type):"
+
+    text = re.sub(r"^class (\w+)(?:\((.*)\))?:", declare, text, flags=re.M)
+    blocks = re.split(r"(?m)^(?=class )", text)
+    for k, block in enumerate(blocks):
+        if "metaclass=_pybind11_type" in block.split("\n", 1)[0] and "def __init__" not in block:
+            head, _, body = block.partition("\n")
+            doc = re.match(r'(\s*"""(?:.|\n)*?"""\n)?', body)
+            cut = doc.end() if doc else 0
+            blocks[k] = (head + "\n" + body[:cut]
+                         + "    def __init__(self, *args: typing.Any, **kwargs: typing.Any) -> None:\n"
+                         + '        """Not constructible from Python: raises TypeError."""\n' + body[cut:])
+    text = "".join(blocks)
     first_class = text.find("\nclass ")
     meta = "\nclass _pybind11_type(type):\n    \"\"\"pybind11_builtins.pybind11_type: the metaclass of pybind11 classes.\"\"\"\n"
     return text[:first_class] + meta + text[first_class:] if first_class >= 0 else text
@@ -68,7 +87,8 @@ def for_stubtest(text: str) -> str:
 def regenerate_var_ops() -> None:
     gen = ROOT / "cpp" / "tools" / "gen_ops.py"
     ops_def = ROOT / "cpp" / "include" / "tapegrad" / "ops.def"
-    subprocess.run([sys.executable, str(gen), str(ops_def), "--stubs", str(PKG / "_var.pyi")], check=True)
+    subprocess.run([sys.executable, str(gen), str(ops_def), "--stubs", str(PKG / "_var.pyi"),
+                    "--array-stubs", str(PKG / "_array.pyi")], check=True)
 
 
 def stubgen_guesses(missing: list[str]) -> None:
@@ -100,7 +120,7 @@ def check() -> int:
     if out.returncode:
         missing = re.findall(r"^error: (\S+) is not present in stub", out.stdout, re.M)
         if missing:
-            print("Type these in src/tapegrad/_var.pyi (or fix the bindings for _core):")
+            print("Type these in src/tapegrad/_var.pyi or _array.pyi (or fix the bindings for _core):")
             stubgen_guesses(missing)
     return out.returncode
 

@@ -152,7 +152,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
                    has_aux: bool = False) -> Callable[..., tuple[Any, Any]]:
     """Return a function computing ``(f(*args), gradient)`` in one recording.
 
-    >>> import tapegrad as tg
+    >>> import numpy as np, tapegrad as tg
     >>> tg.value_and_grad(lambda x: x * tg.exp(x))(0.0)
     (0.0, 1.0)
     >>> value, g = tg.value_and_grad(lambda p: (p["w"] ** 2).sum() + p["b"])({"w": np.ones(2), "b": 1.0})
@@ -204,7 +204,7 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
          has_aux: bool = False) -> Callable[..., Any]:
     """Return a function computing the gradient of the scalar function ``f``.
 
-    >>> import tapegrad as tg
+    >>> import numpy as np, tapegrad as tg
     >>> tg.grad(lambda x: x ** 3)(2.0)
     12.0
     >>> tg.grad(lambda x: (x ** 2).sum())(np.array([1.0, 2.0]))
@@ -231,7 +231,7 @@ def jacobian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callabl
     """Return a function computing the Jacobian of f by reverse mode: one
     recording, then one sweep per output element (a row of the Jacobian).
 
-    >>> import tapegrad as tg
+    >>> import numpy as np, tapegrad as tg
     >>> tg.jacobian(lambda x: x ** 2)(np.array([1.0, 2.0]))
     array([[2., 0.],
            [0., 4.]])
@@ -280,7 +280,7 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], tupl
     output's structure. Each pullback call is one reverse sweep over the same
     recording, which stays alive as long as the pullback does.
 
-    >>> import tapegrad as tg
+    >>> import numpy as np, tapegrad as tg
     >>> out, pullback = tg.vjp(lambda x: x * 3.0, np.array([1.0, 2.0]))
     >>> out, pullback(np.array([1.0, -1.0]))
     (array([3., 6.]), (array([ 3., -3.]),))

@@ -30,7 +30,7 @@ def check_grads(f: Callable[..., Any], *args: Any, eps: float = 1e-6, rtol: floa
     GradientCheckError with both numbers when they differ by more than
     atol + rtol * max(|each|); returns None when they agree.
 
-    >>> import tapegrad as tg
+    >>> import numpy as np, tapegrad as tg
     >>> tg.check_grads(lambda x: tg.sin(x) * x, np.array([0.3, 1.2]))
     """
     rng = np.random.default_rng(seed)

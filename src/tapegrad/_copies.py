@@ -5,6 +5,7 @@ so numpy's semantics (and its error messages) hold exactly."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from typing import Any, Callable
 
@@ -70,25 +71,41 @@ def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0, out: Any = No
 
 
 def stack(arrays: Sequence[ArrayLike], axis: int = 0, out: Any = None, **kw: Any) -> Any:
-    """numpy.stack (one gather entry)."""
+    """numpy.stack (one gather entry).
+
+    >>> import numpy as np, tapegrad as tg
+    >>> tg.grad(lambda x: tg.stack([x, 2 * x])[1].sum())(np.ones(2))
+    array([2., 2.])
+    """
     _no_extras("stack", out=out, **kw)
     return _gather_seq(np.stack, arrays, axis=axis)
 
 
 def hstack(tup: Sequence[ArrayLike], **kw: Any) -> Any:
-    """numpy.hstack (one gather entry)."""
+    """numpy.hstack (one gather entry).
+
+    >>> import numpy as np, tapegrad as tg
+    >>> tg.grad(lambda x: tg.hstack([x, x ** 2]).sum())(np.array([1.0, 2.0]))
+    array([3., 5.])
+    """
     _no_extras("hstack", **kw)
     return _gather_seq(np.hstack, tup)
 
 
 def vstack(tup: Sequence[ArrayLike], **kw: Any) -> Any:
-    """numpy.vstack (one gather entry)."""
+    """numpy.vstack (one gather entry).
+
+    >>> import numpy as np, tapegrad as tg
+    >>> tg.grad(lambda x: tg.vstack([x, 3 * x])[:, 0].sum())(np.ones(2))
+    array([4., 0.])
+    """
     _no_extras("vstack", **kw)
     return _gather_seq(np.vstack, tup)
 
 
-def _moving(name: str) -> Callable[..., Any]:
-    """A numpy function that only moves elements of its first argument, as one gather."""
+def _moving(name: str, example: str) -> Callable[..., Any]:
+    """A numpy function that only moves elements of its first argument, as one
+    gather; `example` is its doctest (after the import line)."""
     fn = getattr(np, name)
 
     def moved(a: ArrayLike, *args: Any, **kwargs: Any) -> Any:
@@ -97,25 +114,54 @@ def _moving(name: str) -> Callable[..., Any]:
         return _gather_like(fn, a, *args, **kwargs)
 
     moved.__name__ = moved.__qualname__ = name
-    moved.__doc__ = f"numpy.{name} on Vars and VarArrays (one gather entry: it only moves elements)."
+    moved.__doc__ = (f"numpy.{name} on Vars and VarArrays (one gather entry: it only moves elements).\n\n"
+                     f">>> import numpy as np, tapegrad as tg\n{textwrap.dedent(example).strip()}\n")
     return moved
 
 
-flip = _moving("flip")
-roll = _moving("roll")
-repeat = _moving("repeat")
-tile = _moving("tile")
-broadcast_to = _moving("broadcast_to")
-take = _moving("take")
-diag = _moving("diag")
-diagonal = _moving("diagonal")
-triu = _moving("triu")
-tril = _moving("tril")
-
+flip = _moving("flip", """
+    >>> tg.grad(lambda x: tg.flip(x)[0])(np.array([1.0, 2.0, 3.0]))
+    array([0., 0., 1.])""")
+roll = _moving("roll", """
+    >>> tg.grad(lambda x: tg.roll(x, 1)[0])(np.array([1.0, 2.0, 3.0]))
+    array([0., 0., 1.])""")
+repeat = _moving("repeat", """
+    >>> tg.grad(lambda x: tg.repeat(x, 3).sum())(np.ones(2))
+    array([3., 3.])""")
+tile = _moving("tile", """
+    >>> tg.grad(lambda x: (tg.tile(x, 2) * [1.0, 2.0, 3.0, 4.0]).sum())(np.ones(2))
+    array([4., 6.])""")
+broadcast_to = _moving("broadcast_to", """
+    >>> tg.grad(lambda x: tg.broadcast_to(x, (3, 2)).sum())(np.ones(2))
+    array([3., 3.])""")
+take = _moving("take", """
+    >>> tg.grad(lambda x: tg.take(x, [0, 0, 2]).sum())(np.ones(3))
+    array([2., 0., 1.])""")
+diag = _moving("diag", """
+    >>> tg.grad(lambda x: tg.diag(x).sum())(np.ones((2, 2)))
+    array([[1., 0.],
+           [0., 1.]])""")
+diagonal = _moving("diagonal", """
+    >>> tg.grad(lambda x: (tg.diagonal(x) * [1.0, 2.0]).sum())(np.ones((2, 2)))
+    array([[1., 0.],
+           [0., 2.]])""")
+triu = _moving("triu", """
+    >>> tg.grad(lambda x: tg.triu(x).sum())(np.ones((2, 2)))
+    array([[1., 1.],
+           [0., 1.]])""")
+tril = _moving("tril", """
+    >>> tg.grad(lambda x: tg.tril(x).sum())(np.ones((2, 2)))
+    array([[1., 0.],
+           [1., 1.]])""")
 
 def sort(a: ArrayLike, axis: int | None = -1, **kw: Any) -> Any:
     """numpy.sort: the elements in order of their values (one gather; the
-    gradient follows each element to its sorted place)."""
+    gradient follows each element to its sorted place).
+
+    >>> import numpy as np, tapegrad as tg
+    >>> tg.grad(lambda x: tg.sort(x)[0])(np.array([3.0, 1.0, 2.0]))
+    array([0., 1., 0.])
+    """
     if not isinstance(a, _TRACED):
         return np.sort(a, axis=axis, **kw)
     a = _as_array(a)

@@ -4,6 +4,7 @@
 tapegrad's compiled core: the C++ tape and the op table.
 """
 from __future__ import annotations
+import collections.abc
 import numpy
 import numpy.typing
 import typing
@@ -94,9 +95,104 @@ class Tape(metaclass=_pybind11_type):
         """
         Nodes recorded, the sink slots included.
         """
+class BranchChangedError(ValueError):
+    """
+    A compiled function was called at an input where a comparison made while recording (if x > 0: ...) would go the other way, so the recorded tape does not compute f there. The message names the comparison.
+    """
+class Program(metaclass=_pybind11_type):
+    """
+    A recorded tape compiled for replay: opcodes, parents, constants, inputs, outputs and the comparisons that chose its branch. Immutable; replays run in C++ with the GIL released. Use tapegrad.compile.
+    """
+    def __init__(self, *args: typing.Any, **kwargs: typing.Any) -> None:
+        """Not constructible from Python: raises TypeError."""
+    @staticmethod
+    def from_tape(tape: Tape, generation: typing.SupportsInt | typing.SupportsIndex, inputs: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], outputs: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], arg_shapes: collections.abc.Sequence[collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]], out_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], sites: collections.abc.Sequence[str]) -> Program:
+        """
+        Copy a recorded tape into a new Program (the tape may then be reset).
+        """
+    def hvp(self, X: typing.Any, V: typing.Any, W: typing.Any, threads: typing.SupportsInt | typing.SupportsIndex = 1, status: typing.Any = None) -> tuple:
+        """
+        (Y, G, HV): values, G[b] = W[b]ᵀ J and HV[b] = d(W[b]ᵀ J)/dX · V[b] (forward-over-reverse).
+        """
+    def jvp(self, X: typing.Any, V: typing.Any, threads: typing.SupportsInt | typing.SupportsIndex = 1, status: typing.Any = None) -> tuple:
+        """
+        (Y, Ydot): values and Ydot[b] = J(X[b]) V[b] (replay on dual numbers).
+        """
+    def value(self, X: typing.Any, threads: typing.SupportsInt | typing.SupportsIndex = 1, status: typing.Any = None) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        Y[b] = f(X[b]) for each row of X (B, num_inputs).
+        """
+    def value1(self, x: typing.SupportsFloat | typing.SupportsIndex) -> float:
+        """
+        f(x) for a function of one number to one number.
+        """
+    def value_and_grad1(self, x: typing.SupportsFloat | typing.SupportsIndex) -> tuple[float, float]:
+        """
+        (f(x), f'(x)) for one number to one number.
+        """
+    def vjp(self, X: typing.Any, W: typing.Any, threads: typing.SupportsInt | typing.SupportsIndex = 1, status: typing.Any = None) -> tuple:
+        """
+        (Y, G): values and G[b] = W[b]ᵀ J(X[b]).
+        """
+    @property
+    def arg_shapes(self) -> list:
+        ...
+    @property
+    def guards(self) -> list:
+        """
+        The recorded comparisons, as dicts.
+        """
+    @property
+    def num_inputs(self) -> int:
+        ...
+    @property
+    def num_nodes(self) -> int:
+        ...
+    @property
+    def num_outputs(self) -> int:
+        ...
+    @property
+    def out_shape(self) -> tuple:
+        ...
+def _activation(z: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], activation: str) -> numpy.typing.NDArray[numpy.float64]:
+    """
+    act(z) by the kernel's elementwise loop.
+    """
+def _dense_backward(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], w: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], dy: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], activation: str, want_dx: bool, assume_finite: bool = False) -> tuple:
+    """
+    (dx or None, dw, db) of the dense layer whose output y has adjoint dy. assume_finite: what the forward learnt (x @ w + b finite); False always works.
+    """
+def _dense_forward(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], w: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], b: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, activation: str) -> numpy.typing.NDArray[numpy.float64]:
+    """
+    act(x @ w + b) by the dense kernel, on ndarrays.
+    """
+def _entry_counts(tape: Tape) -> dict[str, int]:
+    """
+    How many array entries of each kind the tape holds (for tests and curiosity).
+    """
+def _fuzz_load(cases: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex) -> dict:
+    """
+    Fuzz the loader with truncated, bit-flipped and hand-crafted bytes (for the test suite).
+    """
+def _gemm(a: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], b: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> numpy.typing.NDArray[numpy.float64]:
+    """
+    a @ b for 2-D float64 arrays on tapegrad's BLAS (GIL released).
+    """
 def _opcodes() -> list[tuple[str, str]]:
     """
     (name, arity) for every opcode, indexed by opcode; arity is none, unary, binary, binary_vc (constant second operand, kept in partial_b) or binary_cv (constant first operand).
+    """
+def _pullback(tape: Tape, outs: typing.Annotated[numpy.typing.ArrayLike, numpy.uint32], seeds: typing.Any, wrt: list[tuple[int, tuple[int, ...], tuple[int, ...]]], generation: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
+    """
+    Reverse sweeps seeded at node indices `outs`: with seeds (rows x len(outs)) one sweep per row of seeds; with seeds=None one sweep per output (a Jacobian row each). `wrt` lists (first, shape, strides) views; returns a (rows x total elements of wrt) float64 array.
+    """
+def _set_dgemm(address: typing.SupportsInt | typing.SupportsIndex) -> None:
+    """
+    Use the CBLAS dgemm at this address for every matrix product (tapegrad._blas does this).
+    """
+def load_programs(data: typing_extensions.Buffer) -> list[Program]:
+    """
+    Programs from bytes, validated completely; ValueError on anything malformed.
     """
 def op_table() -> list[dict[str, typing.Any]]:
     """
@@ -106,6 +202,11 @@ def op_table() -> list[dict[str, typing.Any]]:
     >>> [(r['name'], r['arity'], r['partials']) for r in tg.op_table()][:2]
     [('add', 2, ('1', '1')), ('subtract', 2, ('1', '-1'))]
     """
+def save_programs(programs: collections.abc.Sequence[Program]) -> bytes:
+    """
+    Programs as bytes (see tapegrad/serialize.hpp).
+    """
 __version__: str = '0.1.0'
 bytes_per_node: int = 33
+dense_activations: tuple = ('identity', 'tanh', 'sigmoid', 'relu', 'softplus')
 max_nodes: int = 4294967295

@@ -75,7 +75,12 @@ def matmul(a: ArrayLike, b: ArrayLike, out: Any = None, **kw: Any) -> Any:
 
 def dot(a: ArrayLike, b: ArrayLike, out: Any = None) -> Any:
     """numpy.dot for scalars (a product), vectors and matrices, and N-D · 1-D
-    (a sum over the last axis)."""
+    (a sum over the last axis).
+
+    >>> import numpy as np, tapegrad as tg
+    >>> tg.grad(lambda x: tg.dot(x, x))(np.array([1.0, 2.0]))
+    array([2., 4.])
+    """
     _no_extras("dot", out=out)
     if not _traced(a, b):
         return np.dot(a, b)
@@ -97,12 +102,23 @@ def dot(a: ArrayLike, b: ArrayLike, out: Any = None) -> Any:
 
 
 def vdot(a: ArrayLike, b: ArrayLike) -> Any:
-    """numpy.vdot for real arrays: the dot product of the flattened arrays."""
+    """numpy.vdot for real arrays: the dot product of the flattened arrays.
+
+    >>> import numpy as np, tapegrad as tg
+    >>> tg.grad(lambda x: tg.vdot(x, np.array([[1.0, 2.0], [3.0, 4.0]])))(np.ones((2, 2)))
+    array([[1., 2.],
+           [3., 4.]])
+    """
     return dot(ravel(a), ravel(b))
 
 
 def outer(a: ArrayLike, b: ArrayLike, out: Any = None) -> Any:
-    """numpy.outer: a (flattened) as a column times b (flattened) as a row."""
+    """numpy.outer: a (flattened) as a column times b (flattened) as a row.
+
+    >>> import numpy as np, tapegrad as tg
+    >>> tg.grad(lambda x: tg.outer(x, [1.0, 2.0])[1, 1])(np.ones(2))
+    array([0., 2.])
+    """
     _no_extras("outer", out=out)
     if not _traced(a, b):
         return np.outer(a, b)

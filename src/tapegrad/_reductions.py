@@ -27,8 +27,8 @@ def _reduce(name: str, how: str, a: ArrayLike, axis: Any, keepdims: bool,
     axes = _axes(axis, a.ndim)
     kept = [d for d in range(a.ndim) if d not in axes]
     first, shape, strides = a._view()
-    count = math.prod(shape[d] for d in axes)
-    if count == 0 and how in ("max", "min") and math.prod(shape[d] for d in kept):
+    count: int = math.prod(shape[d] for d in axes)
+    if count == 0 and how in ("max", "min") and math.prod(shape[d] for d in kept) != 0:
         raise ValueError(f"zero-size array to reduction operation {'maximum' if how == 'max' else 'minimum'} "
                          "which has no identity")
     scale = (1.0 / count if count else math.nan) if mean else 1.0
@@ -52,14 +52,24 @@ def sum(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, keep
 
 def mean(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
          **kw: Any) -> Any:
-    """numpy.mean (one reduce entry)."""
+    """numpy.mean (one reduce entry).
+
+    >>> import numpy as np, tapegrad as tg
+    >>> tg.grad(lambda x: tg.mean(x))(np.ones(4))
+    array([0.25, 0.25, 0.25, 0.25])
+    """
     _no_extras("mean", out=out, dtype=dtype, **kw)
     return _reduce("mean", "sum", a, axis, keepdims, np.mean, mean=True)
 
 
 def prod(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
          **kw: Any) -> Any:
-    """numpy.prod (one reduce entry; exact derivative also where elements are 0)."""
+    """numpy.prod (one reduce entry; exact derivative also where elements are 0).
+
+    >>> import numpy as np, tapegrad as tg
+    >>> tg.grad(lambda v: tg.prod(v))(np.array([2.0, 3.0, 0.0]))
+    array([0., 0., 6.])
+    """
     _no_extras("prod", out=out, dtype=dtype, **kw)
     return _reduce("prod", "prod", a, axis, keepdims, np.prod)
 
@@ -76,7 +86,12 @@ def max(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False,
 
 
 def min(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False, **kw: Any) -> Any:
-    """numpy.min (one reduce entry; ties share the derivative evenly)."""
+    """numpy.min (one reduce entry; ties share the derivative evenly).
+
+    >>> import numpy as np, tapegrad as tg
+    >>> tg.grad(lambda v: tg.min(v))(np.array([2.0, 1.0, 3.0]))
+    array([0., 1., 0.])
+    """
     _no_extras("min", out=out, **kw)
     return _reduce("min", "min", a, axis, keepdims, np.min)
 

@@ -40,7 +40,13 @@ def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
 
 
 def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Any:
-    """numpy.swapaxes (a view)."""
+    """numpy.swapaxes (a view).
+
+    >>> import numpy as np, tapegrad as tg
+    >>> tg.grad(lambda x: (tg.swapaxes(x, 0, 1)[0] * [1.0, 2.0]).sum())(np.zeros((2, 2)))
+    array([[1., 0.],
+           [2., 0.]])
+    """
     if not isinstance(a, VarArray):
         return np.swapaxes(a, axis1, axis2)
     i, j = _axes(axis1, a.ndim)[0], _axes(axis2, a.ndim)[0]
@@ -50,15 +56,26 @@ def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Any:
 
 
 def moveaxis(a: VarArray, source: int, destination: int) -> VarArray:
-    """numpy.moveaxis for one axis (a view)."""
+    """numpy.moveaxis for one axis (a view).
+
+    >>> import numpy as np, tapegrad as tg
+    >>> with tg.Tape() as tape:
+    ...     tg.moveaxis(tape.vars(np.zeros((2, 3, 4))), 0, -1).shape
+    (3, 4, 2)
+    """
     src, dst = _axes(source, a.ndim)[0], _axes(destination, a.ndim)[0]
     perm = [d for d in range(a.ndim) if d != src]
     perm.insert(dst, src)
-    return transpose(a, perm)
+    return a.transpose(perm)
 
 
 def squeeze(a: ArrayLike, axis: Any = None) -> Any:
-    """numpy.squeeze: drop axes of length 1 (a view)."""
+    """numpy.squeeze: drop axes of length 1 (a view).
+
+    >>> import numpy as np, tapegrad as tg
+    >>> tg.grad(lambda x: tg.squeeze(x)[1] * 3.0)(np.ones((1, 2)))
+    array([[0., 3.]])
+    """
     if not isinstance(a, VarArray):
         return a if isinstance(a, Var) else np.squeeze(a, axis)
     first, shape, strides = a._view()
@@ -71,7 +88,12 @@ def squeeze(a: ArrayLike, axis: Any = None) -> Any:
 
 
 def expand_dims(a: ArrayLike, axis: Any) -> Any:
-    """numpy.expand_dims: insert axes of length 1 (a view)."""
+    """numpy.expand_dims: insert axes of length 1 (a view).
+
+    >>> import numpy as np, tapegrad as tg
+    >>> tg.grad(lambda x: tg.expand_dims(x, 1)[1, 0] * 2.0)(np.ones(2))
+    array([0., 2.])
+    """
     if not isinstance(a, _TRACED):
         return np.expand_dims(a, axis)
     a = _as_array(a)
@@ -160,5 +182,11 @@ def reshape(a: ArrayLike, newshape: Any, order: Literal["C", "F", "A"] = "C") ->
 
 
 def ravel(a: ArrayLike, order: Literal["C", "F", "A"] = "C") -> Any:
-    """numpy.ravel: a 1-D view (a copy when the elements are not evenly spaced)."""
+    """numpy.ravel: a 1-D view (a copy when the elements are not evenly spaced).
+
+    >>> import numpy as np, tapegrad as tg
+    >>> tg.grad(lambda x: tg.ravel(x)[3] * 5.0)(np.ones((2, 2)))
+    array([[0., 0.],
+           [0., 5.]])
+    """
     return reshape(a, -1, order=order) if isinstance(a, _TRACED) else np.ravel(a, order=order)

@@ -18,3 +18,4 @@ tape.reset(1)  # error: Too many arguments
 tg.Tape(limit="big")  # error: Argument "limit" to "Tape" has incompatible type
 c: int = tg.get_include()  # error: Incompatible types in assignment
 d: tg.Var = tape.vars([1.0, 2.0])[1:]  # error: Incompatible types in assignment
+e: tg.Var = tg.exp(tape.vars([1.0, 2.0]))  # error: Incompatible types in assignment

@@ -28,10 +28,13 @@ def typed_values() -> list[float]:
         elements: list[tg.Var] = [xs[0] ** 2, xs[1], *xs]  # an integer index gives a Var
         tail: tg.VarArray = xs[1:]
         values: npt.NDArray[np.float64] = xs.value
+        scaled: tg.VarArray = tg.exp(xs) * 2.0 + 1.0 - xs.T  # array ops keep a VarArray
+        total: tg.Var = (scaled ** 2).sum()  # a full reduction gives a Var
+        mask: npt.NDArray[np.bool_] = xs > 0.5
         plain: float = tg.sin(0.5) + tg.hypot(3.0, 4)  # numbers in, floats out
         big: bool = y > 0.0 and w <= y and y != 1.0
         return [dw, float(y), y.value, plain, float(big), float(len(shape)), float(values.sum()), float(y.index),
-                float(len(elements) + tail.size)]
+                float(len(elements) + tail.size), total.value, float(mask.sum())]
 
 
 def functional() -> tuple[float, float, float]:
