@@ -109,7 +109,8 @@ def _skip_rows(rows: list[Any]) -> dict[tuple[str, int], str]:
         if r.status != "ok" and r.size and r.variant not in seen:
             seen.add(r.variant)
             later = any(q.variant == r.variant and q.size > r.size for q in rows)
-            what = {"skipped": "not run", "error": "error", "timeout": "stopped", "crashed": "crashed"}[r.status]
+            what = {"skipped": "not run", "error": "error", "timeout": "stopped", "stopped": "stopped",
+                    "crashed": "crashed"}[r.status]
             first[(r.variant, r.size)] = f"{what}{' here and above' if later else ''}: {r.reason}"
     return first
 
@@ -119,7 +120,7 @@ def workload_markdown(wl: Any, rows: list[Any], tol: float) -> str:
     sizes = sorted({r.size for r in rows if r.size})
     skips = _skip_rows(rows)
     order = {v.label: i for i, v in enumerate(wl.variants)}
-    out = [f"### {wl.title}", ""]
+    out = [f"### {wl.key}: {wl.title}", ""]
     if wl.kind == "dag":
         out += [f"Ratio: record time / `{base_label}` running the same program. ns per node; bytes per node "
                 "(total in brackets): tape = node arrays + adjoint workspace held by the tapegrad tape; "
@@ -141,6 +142,8 @@ def workload_markdown(wl: Any, rows: list[Any], tol: float) -> str:
                     out.append(f"| {r.variant} | {size:,} | {skips[(r.variant, size)]} |" + " |" * (columns - 3))
                 continue
             out.append(_dag_line(r, base.get(size), tol) if wl.kind == "dag" else _call_line(wl, r, base.get(size), tol))
+    if wl.kind == "dag":
+        out += _large_summary(rows)
     by_reason: dict[str, list[str]] = {}
     for r in rows:
         if r.size == 0:
@@ -153,6 +156,21 @@ def workload_markdown(wl: Any, rows: list[Any], tol: float) -> str:
         out += [""] + [f"- {n}" for n in notes]
     out.append("")
     return "\n".join(out)
+
+
+def _large_summary(rows: list[Any]) -> list[str]:
+    """One plain sentence per tapegrad DAG of 10^8 nodes or more: the large-graph figures."""
+    lines = []
+    for r in rows:
+        d = r.data
+        if r.tool == "tapegrad" and r.status == "ok" and d["nodes"] >= 10**8:
+            n = d["nodes"]
+            lines.append(f"Large graph: tapegrad recorded {n:,} nodes from Python at "
+                         f"{_median(d['record_times']) / n * 1e9:.3g} ns/node and swept them at "
+                         f"{_median(d['sweep_times']) / n * 1e9:.3g} ns/node (median of {len(d['sweep_times'])}); "
+                         f"tape + adjoint workspace {fmt_bytes(d.get('held_bytes'))}, peak RSS "
+                         f"{fmt_bytes(_extra_memory(d))} above the process's RSS before recording.")
+    return [""] + lines if lines else []
 
 
 def _call_line(wl: Any, r: Any, base: float | None, tol: float) -> str:
@@ -187,10 +205,29 @@ def _dag_line(r: Any, base: float | None, tol: float) -> str:
 
 
 def _time_of(wl: Any, r: Any) -> float:
+    """What the plots compare: median seconds per call, or (record + sweep) seconds per node for the DAG."""
     d = r.data
     if wl.kind == "dag":
         return (_median(d["record_times"]) + (_median(d["sweep_times"]) if d["sweep_times"] else 0.0)) / d["nodes"]
     return _median(d["times"])
+
+
+def _lines(ax: Any, wl: Any, ok: list[Any], labels: list[str], metric: Any, ylabel: str) -> None:
+    """One line per variant of metric(row) against size, log-log."""
+    for label in labels:
+        pts = sorted((r.data.get("nodes", r.size), metric(r)) for r in ok if r.variant == label)
+        pts = [p for p in pts if p[1] is not None]
+        if not pts:
+            continue
+        style: dict[str, Any] = dict(marker="o", linewidth=2.5 if "tapegrad" in label else 1.3)
+        if any(v.label == label and v.role != "ad" for v in wl.variants):
+            style.update(linestyle="--", color="black" if "value" in label or "forward" in label else "grey")
+        ax.plot(*zip(*pts), label=label, **style)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(wl.size_name)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
 
 
 def make_plots(out: str, wl: Any, rows: list[Any]) -> list[str]:
@@ -207,21 +244,21 @@ def make_plots(out: str, wl: Any, rows: list[Any]) -> list[str]:
     files = []
     sizes = sorted({r.size for r in ok})
     if len(sizes) > 1:
-        fig, ax = plt.subplots(figsize=(7.5, 4.8))
-        for label in labels:
-            pts = sorted((r.size if wl.kind != "dag" else r.data["nodes"], _time_of(wl, r))
-                         for r in ok if r.variant == label)
-            style = dict(marker="o", linewidth=2.5 if "tapegrad" in label else 1.3)
-            if any(v.label == label and v.role != "ad" for v in wl.variants):
-                style.update(linestyle="--", color="black" if "value" in label or "forward" in label else "grey")
-            ax.plot(*zip(*pts), label=label, **style)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel(wl.size_name)
-        ax.set_ylabel("record + sweep, seconds per node" if wl.kind == "dag" else "seconds per call (median)")
-        ax.set_title(wl.key + ": time vs size", fontsize=10)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+        if wl.kind == "dag":
+            fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
+            _lines(axes[0], wl, ok, labels, lambda r: _median(r.data["record_times"]) / r.data["nodes"] * 1e9,
+                   "record, ns per node (median)")
+            _lines(axes[1], wl, ok, labels, lambda r: _median(r.data["sweep_times"]) / r.data["nodes"] * 1e9
+                   if r.data["sweep_times"] else None, "sweep, ns per node (median)")
+            axes[0].set_title(f"{wl.key}: recording", fontsize=10)
+            axes[1].set_title(f"{wl.key}: reverse sweep", fontsize=10)
+            handles, names = axes[0].get_legend_handles_labels()  # the left panel has every variant
+            axes[1].legend(handles, names, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+        else:
+            fig, ax = plt.subplots(figsize=(7.5, 4.8))
+            _lines(ax, wl, ok, labels, lambda r: _median(r.data["times"]), "seconds per call (median)")
+            ax.set_title(f"{wl.key}: time vs size", fontsize=10)
+            ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
         fig.tight_layout()
         name = f"{wl.key}-time.png"
         fig.savefig(os.path.join(out, name), dpi=110)
@@ -246,7 +283,8 @@ def make_plots(out: str, wl: Any, rows: list[Any]) -> list[str]:
             ax.set_yscale("log")
             ax.set_xticks(range(len(others)))
             ax.set_xticklabels(others, rotation=30, ha="right", fontsize=7)
-            ax.set_ylabel(f"time / {ref_label} (above 1: slower)")
+            what = "record + sweep time" if wl.kind == "dag" else "median time"
+            ax.set_ylabel(f"{what} / {ref_label}'s\n(above 1: slower than {ref_label})", fontsize=8)
             ax.set_title(f"{wl.key}: ratio to {ref_label}", fontsize=10)
             ax.grid(True, axis="y", which="both", alpha=0.3)
             if len(bar_sizes) > 1:

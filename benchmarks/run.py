@@ -26,6 +26,7 @@ import math
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,19 +139,41 @@ def _cost(r: Row) -> float:
 
 
 def run_child(wl: Workload, label: str, size: int, a: argparse.Namespace, timeout: float) -> tuple[str, str, dict]:
+    """Run one measurement in a child; stop it past `timeout` or past --mem-limit of resident memory."""
     cmd = [sys.executable, os.path.join(HERE, "child.py"), wl.key, label, str(size),
            "--budget", str(a.budget), "--repeat", str(a.repeat), "--cache", a.cache]
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return "timeout", f"did not finish within {timeout:.0f} s (--timeout)", {}
-    for line in reversed(p.stdout.splitlines()):
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        start, stopped = time.perf_counter(), ""
+        while child.poll() is None:
+            time.sleep(0.2)
+            if time.perf_counter() - start > timeout:
+                stopped = f"did not finish within {timeout:.0f} s (--timeout)"
+            elif _rss(child.pid) > a.mem_limit * 1e9:
+                stopped = f"went past --mem-limit {a.mem_limit:g} GB of resident memory"
+            if stopped:
+                child.kill()
+                child.wait()
+                return "timeout" if "s (--timeout)" in stopped else "stopped", stopped, {}
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    for line in reversed(stdout.splitlines()):
         if line.startswith(MARK):
             data = json.loads(line[len(MARK):])
             return data.pop("status"), data.pop("reason", ""), data
-    tail = (p.stderr.strip().splitlines() or ["no output"])[-1]
-    how = f"killed by signal {-p.returncode}" if p.returncode < 0 else f"exit code {p.returncode}"
+    tail = (stderr.strip().splitlines() or ["no output"])[-1]
+    how = f"killed by signal {-child.returncode}" if child.returncode < 0 else f"exit code {child.returncode}"
     return "crashed", f"{how}: {tail[:150]}", {}
+
+
+def _rss(pid: int) -> int:
+    """Resident bytes of process `pid` now (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def run_all(workloads: list[Workload], a: argparse.Namespace, progress: Progress) -> list[Row]:
@@ -168,11 +191,13 @@ def run_all(workloads: list[Workload], a: argparse.Namespace, progress: Progress
             for size in sizes:
                 row = Row(wl.key, v.label, v.tool, v.role, size, "skipped")
                 seconds, mem = predict(wl, done, size, a.budget)
-                timeout = a.timeout
+                timeout = a.timeout * wl.timeout_factor
                 if v.tool in SUBJECTS:
                     timeout = max(timeout, 3 * seconds)
                 if stop:
                     row.reason = stop
+                elif size in wl.large_sizes and v.tool not in SUBJECTS and not done:
+                    row.reason = "a peer runs a --large size only after a smaller one predicts its memory"
                 elif mem > a.mem_limit * 1e9:
                     row.reason = f"needs ~{mem / 1e9:.1f} GB (from the size before) > --mem-limit {a.mem_limit:g} GB"
                 elif seconds > timeout:
@@ -232,11 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     workloads = select(a.only)
     env = environment.describe(command)
     print(report.environment_markdown(env), flush=True)
-    a.cache = os.path.join(a.out, "cache") if a.out else os.path.join(
-        os.environ.get("TMPDIR", "/tmp"), f"tapegrad-bench-cache-{os.getuid()}")
     total = sum(len(sizes_for(wl, a)) * len(wl.variants) for wl in workloads)
     t0 = time.time()
-    with Progress(total) as progress:
+    with tempfile.TemporaryDirectory(prefix="tapegrad-bench-") as cache, Progress(total) as progress:
+        a.cache = cache  # W3's DAG programs, made by the first child of each size and read by the others
         rows = run_all(workloads, a, progress)
     env["elapsed_s"] = time.time() - t0
     env["load_after"] = environment.load_average()

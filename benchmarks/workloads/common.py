@@ -40,6 +40,7 @@ class Workload:
     reference: Callable[[int], tuple[float, np.ndarray]] | None  # size -> (value, gradient)
     tapegrad_ref: tuple[str, ...]           # labels the ratio-to-tapegrad bars divide by (first that ran)
     kind: str = "call"                      # "call" or "dag"
+    timeout_factor: float = 1.0             # this workload's children may run this many times --timeout
     large_sizes: tuple[int, ...] = ()
     notes: list[str] = field(default_factory=list)
 
@@ -91,7 +92,7 @@ def measure_calls(make: Callable[[], Callable[[], Any]], budget: float, repeat: 
         times = []
     k = max(1, int(budget / repeat / max(single, 1e-9)))
     min_samples = 1 if single > budget else 3
-    deadline = time.perf_counter() + budget
+    deadline = t1 + budget
     if k == 1 and not times:
         times = [single]
     while len(times) < repeat:

@@ -154,8 +154,8 @@ def _casadi(size: int) -> Callable[[], Any]:
 
 WORKLOAD = Workload(
     key="W1",
-    title="W1 seed example: value + derivative of f(x) = sqrt(x²+exp(x²)) + cos(x²+exp(x²)) per call",
-    size_name="calls",
+    title="the seed example: value + derivative of f(x) = sqrt(x²+exp(x²)) + cos(x²+exp(x²)) per call",
+    size_name="points",
     sizes=(1,),
     quick_sizes=(1,),
     ops=lambda size: 6,

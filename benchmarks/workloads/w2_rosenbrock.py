@@ -227,7 +227,7 @@ SIZES = (1_000, 10_000, 100_000, 1_000_000)
 
 LOOP = Workload(
     key="W2-loop",
-    title="W2 Rosenbrock, scalar-loop style: value + gradient of a Python loop over x[i]",
+    title="Rosenbrock, scalar-loop style: value + gradient of a Python loop over x[i]",
     size_name="n",
     sizes=SIZES,
     quick_sizes=(100,),
@@ -252,7 +252,7 @@ LOOP = Workload(
 
 NUMPY = Workload(
     key="W2-numpy",
-    title="W2 Rosenbrock, numpy style: value + gradient of (100*(x[1:]-x[:-1]**2)**2 + (1-x[:-1])**2).sum()",
+    title="Rosenbrock, numpy style: value + gradient of (100*(x[1:]-x[:-1]**2)**2 + (1-x[:-1])**2).sum()",
     size_name="n",
     sizes=SIZES,
     quick_sizes=(100,),

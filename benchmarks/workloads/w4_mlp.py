@@ -225,7 +225,7 @@ def _jax_jit(h: int) -> Callable[[], Any]:
 
 WORKLOAD = Workload(
     key="W4",
-    title="W4 MLP training step: loss + gradient, 64 → H → H → 1, tanh, batch 256, float64",
+    title="MLP training step: loss + gradient, 64 → H → H → 1, tanh, batch 256, float64",
     size_name="H",
     sizes=(32, 256, 1024),
     quick_sizes=(8,),
