@@ -212,6 +212,14 @@ def _time_of(wl: Any, r: Any) -> float:
     return _median(d["times"])
 
 
+TOOL_COLORS = {"tapegrad": "C0", "autograd": "C1", "micrograd": "C2", "mygrad": "C3", "torch": "C4", "jax": "C5",
+               "casadi": "C6"}  # one color per tool in every plot; compiled variants dotted
+
+
+def _compiled(label: str) -> bool:
+    return any(w in label for w in ("jit", "compile", "Function"))
+
+
 def _lines(ax: Any, wl: Any, ok: list[Any], labels: list[str], metric: Any, ylabel: str) -> None:
     """One line per variant of metric(row) against size, log-log."""
     for label in labels:
@@ -219,9 +227,13 @@ def _lines(ax: Any, wl: Any, ok: list[Any], labels: list[str], metric: Any, ylab
         pts = [p for p in pts if p[1] is not None]
         if not pts:
             continue
-        style: dict[str, Any] = dict(marker="o", linewidth=2.5 if "tapegrad" in label else 1.3)
-        if any(v.label == label and v.role != "ad" for v in wl.variants):
-            style.update(linestyle="--", color="black" if "value" in label or "forward" in label else "grey")
+        variant = next(v for v in wl.variants if v.label == label)
+        style: dict[str, Any] = dict(marker="o", linewidth=2.5 if variant.tool == "tapegrad" else 1.3,
+                                     color=TOOL_COLORS.get(variant.tool, "grey"))
+        if variant.tool == "tapegrad" and label not in wl.tapegrad_ref[:1] or _compiled(label):
+            style.update(marker="s", linestyle=":")
+        if variant.role != "ad":
+            style.update(linestyle="--", color="black" if variant.role == "baseline" else "grey")
         ax.plot(*zip(*pts), label=label, **style)
     ax.set_xscale("log")
     ax.set_yscale("log")
