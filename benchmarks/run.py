@@ -4,6 +4,7 @@
     python benchmarks/run.py --quick              # tapegrad only, tiny sizes, seconds (the test suite runs this)
     python benchmarks/run.py --only W1,W3 --sizes 1e5,1e6
     python benchmarks/run.py --only W3 --large    # adds the 10^8-node DAG (about 5 GB, a few minutes)
+    python benchmarks/run.py --only W3 --sizes 1e8 --tools tapegrad,python   # just the 10^8-node tape
     python benchmarks/run.py --large --out docs/performance --readme README.md   # the README's tables
 
 Workloads: W1 seed example, W2-loop and W2-numpy Rosenbrock, W3 random DAG,
@@ -91,10 +92,12 @@ def sizes_for(wl: Workload, a: argparse.Namespace) -> tuple[int, ...]:
     return tuple(sorted(set(sizes + (wl.large_sizes if a.large else ()))))
 
 
-def unavailable(variant: Any, quick: bool) -> str | None:
+def unavailable(variant: Any, a: argparse.Namespace) -> str | None:
     """Why this variant cannot run here (None if it can)."""
-    if quick and variant.tool not in SUBJECTS:
+    if a.quick and variant.tool not in SUBJECTS:
         return "--quick runs tapegrad and the plain baselines only"
+    if a.tools and variant.tool not in a.tools:
+        return "not selected by --tools"
     if not peers.installed(variant.tool):
         return f"{variant.tool} is not installed"
     if variant.feature is not None:
@@ -182,7 +185,7 @@ def run_all(workloads: list[Workload], a: argparse.Namespace, progress: Progress
     for wl in workloads:
         sizes = sizes_for(wl, a)
         for v in wl.variants:
-            why = unavailable(v, a.quick)
+            why = unavailable(v, a)
             if why:
                 rows.append(Row(wl.key, v.label, v.tool, v.role, 0, "skipped", why))
                 progress.advance(len(sizes))
@@ -239,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", help="comma-separated workloads: W1,W2,W2-loop,W2-numpy,W3,W4,W5")
     p.add_argument("--sizes", type=parse_sizes, help="sizes for every selected workload, e.g. 1e3,1e4")
     p.add_argument("--large", action="store_true", help="add the 10^8-node DAG to W3")
+    p.add_argument("--tools", type=lambda t: [x.strip() for x in t.split(",") if x.strip()],
+                   help=f"only these tools, e.g. tapegrad,python,torch (of {', '.join(peers.TOOLS)})")
     p.add_argument("--out", help="folder for results.md, results.json and plots "
                                  "(default benchmarks/results; none with --quick)")
     p.add_argument("--readme", help="also write the results into this README, between the markers "
@@ -257,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
         a.out = os.path.join(HERE, "results")
     command = "python benchmarks/run.py" + "".join(f" {x}" for x in (sys.argv[1:] if argv is None else argv))
 
+    unknown = [t for t in a.tools or [] if t not in peers.TOOLS]
+    if unknown:
+        raise SystemExit(f"--tools: unknown tool(s) {', '.join(unknown)}; choose from {', '.join(peers.TOOLS)}")
     workloads = select(a.only)
     env = environment.describe(command)
     print(report.environment_markdown(env), flush=True)
