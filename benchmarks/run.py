@@ -268,6 +268,15 @@ def main(argv: list[str] | None = None) -> int:
     workloads = select(a.only)
     env = environment.describe(command)
     print(report.environment_markdown(env), flush=True)
+    missing: dict[str, list[str]] = {}
+    for wl in workloads:
+        for v in wl.variants:
+            why = v.tool == "tapegrad" and v.feature and v.feature()
+            if why:
+                missing.setdefault(why, []).append(f"{wl.key} {v.label}")
+    for why, where in missing.items():
+        print(f"tapegrad variants skipped ({why}): {', '.join(where)}")
+    print(flush=True)
     total = sum(len(sizes_for(wl, a)) * len(wl.variants) for wl in workloads)
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="tapegrad-bench-") as cache, Progress(total) as progress:
