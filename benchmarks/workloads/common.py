@@ -77,14 +77,16 @@ def measure_calls(make: Callable[[], Callable[[], Any]], budget: float, repeat: 
     tools warm up in the first call). Then `repeat` samples, each the mean of k back-to-back calls with k
     chosen so a sample lasts about budget/repeat; stop early once the budget is
     spent (with at least 3 samples, or 1 when a single call is longer than the
-    budget: then the first call is that sample). Python's garbage collector stays on, as in user code.
+    budget; a first call longer than 5 budgets is that sample, a shorter one is
+    a warm-up: JAX, for one, compiles every primitive at its first use on a new
+    shape). Python's garbage collector stays on, as in user code.
     """
     t0 = time.perf_counter()
     step = make()
     t1 = time.perf_counter()
     out = step()
     t2 = time.perf_counter()
-    if t2 - t1 > budget:  # a call this long needs no warm-up call: it is the first sample
+    if t2 - t1 > 5 * budget:  # a call this long needs no warm-up call: it is the first sample
         single, times = t2 - t1, [t2 - t1]
     else:
         out = step()
