@@ -16,14 +16,20 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 import tapegrad as tg
 from tapegrad import nn
 
 
-def load_digits(seed: int):
+Floats = npt.NDArray[np.float64]
+Labels = npt.NDArray[np.int64]
+
+
+def load_digits(seed: int) -> tuple[Floats, Labels, Floats, Labels]:
     """(X_train, y_train, X_test, y_test): pixels scaled to [0, 1], a random quarter held out."""
     from sklearn.datasets import load_digits as sk_load_digits
 
@@ -56,16 +62,16 @@ def main(argv: list[str] | None = None) -> float:
     model = nn.MLP([X_train.shape[1], args.hidden, 10], activation="tanh", seed=args.seed)
     params, state = model.params, nn.adam_init(model.params)
 
-    def loss(params, X, labels):
+    def loss(params: nn.Params, X: Floats, labels: Labels) -> Any:
         return nn.cross_entropy(model(params, X), labels)
 
     step = tg.value_and_grad(loss)
     rng = np.random.default_rng(args.seed)
-    curve = []
+    curve: list[float] = []
     t0 = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
         order = rng.permutation(len(X_train))
-        losses = []
+        losses: list[float] = []
         for start in range(0, len(order), args.batch):
             idx = order[start:start + args.batch]
             value, grads = step(params, X_train[idx], y_train[idx])

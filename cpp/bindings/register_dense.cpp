@@ -5,6 +5,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <pybind11/typing.h>
 
 #include <cstdint>
 #include <optional>
@@ -74,10 +75,13 @@ py::array_t<double> forward(Array x, Array w, std::optional<Array> b, const std:
     return y;
 }
 
-// (dX or None, dW, db) for the layer that gave y, with y's adjoint dy.
-py::tuple backward(Array x, Array w, py::array_t<double, py::array::c_style | py::array::forcecast> y,
-                   py::array_t<double, py::array::c_style | py::array::forcecast> dy, const std::string& act,
-                   bool want_dx, bool assume_finite) {
+// (dX or None, dW, db) for the layer that gave y, with y's adjoint dy. (The
+// py::typing result type only names it for the stubs.)
+using Grads = py::typing::Tuple<py::typing::Optional<py::array_t<double>>, py::array_t<double>, py::array_t<double>>;
+
+Grads backward(Array x, Array w, py::array_t<double, py::array::c_style | py::array::forcecast> y,
+               py::array_t<double, py::array::c_style | py::array::forcecast> dy, const std::string& act, bool want_dx,
+               bool assume_finite) {
     const auto xm = matrix_of(x, "X"), wm = matrix_of(w, "W");
     const auto kind = activation::from_name(act);
     if (xm.cols != wm.rows)
@@ -126,7 +130,7 @@ void register_dense(py::module_& m) {
         py::arg("address"), "Use the CBLAS dgemm at this address for every matrix product (tapegrad._blas does this).");
     py::list names;
     for (const char* name : activation::names) names.append(name);
-    m.attr("dense_activations") = py::tuple(names);
+    m.attr_with_type_hint<py::typing::Tuple<py::str, py::ellipsis>>("dense_activations") = py::tuple(names);
     m.def("_gemm", &gemm, py::arg("a"), py::arg("b"), "a @ b for 2-D float64 arrays on tapegrad's BLAS (GIL released).");
     m.def("_dense_forward", &forward, py::arg("x"), py::arg("w"), py::arg("b"), py::arg("activation"),
           "act(x @ w + b) by the dense kernel, on ndarrays.");

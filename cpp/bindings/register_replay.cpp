@@ -6,6 +6,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <pybind11/typing.h>
 
 #include <cstdint>
 #include <memory>
@@ -33,6 +34,10 @@ struct BranchChanged : std::runtime_error {
 
 using Mode = replay::Mode;
 using Rows = py::array_t<double, py::array::c_style | py::array::forcecast>;
+// Result types as the stubs name them (py::typing types change nothing at run
+// time): a shape is tuple[int, ...], a guard a dict[str, Any].
+using ShapeTuple = py::typing::Tuple<py::int_, py::ellipsis>;
+using Guards = py::typing::List<py::typing::Dict<py::str, py::object>>;
 
 const char* spelling(Compare kind) {
     static const char* const names[] = {"<", "<=", ">", ">=", "==", "!="};
@@ -125,7 +130,7 @@ Rows value(const Program& p, py::handle X, int threads, py::object status) {
     return y;
 }
 
-py::tuple vjp(const Program& p, py::handle X, py::handle W, int threads, py::object status) {
+py::typing::Tuple<Rows, Rows> vjp(const Program& p, py::handle X, py::handle W, int threads, py::object status) {
     Rows x = rows_of(X, p.inputs.size(), "X");
     Rows w = rows_of(W, p.outputs.size(), "W", x.shape(0));
     Rows y = new_rows(x.shape(0), p.outputs.size()), g = new_rows(x.shape(0), p.inputs.size());
@@ -139,7 +144,7 @@ py::tuple vjp(const Program& p, py::handle X, py::handle W, int threads, py::obj
     return py::make_tuple(y, g);
 }
 
-py::tuple jvp(const Program& p, py::handle X, py::handle V, int threads, py::object status) {
+py::typing::Tuple<Rows, Rows> jvp(const Program& p, py::handle X, py::handle V, int threads, py::object status) {
     Rows x = rows_of(X, p.inputs.size(), "X");
     Rows v = rows_of(V, p.inputs.size(), "V", x.shape(0));
     Rows y = new_rows(x.shape(0), p.outputs.size()), ydot = new_rows(x.shape(0), p.outputs.size());
@@ -153,7 +158,8 @@ py::tuple jvp(const Program& p, py::handle X, py::handle V, int threads, py::obj
     return py::make_tuple(y, ydot);
 }
 
-py::tuple hvp(const Program& p, py::handle X, py::handle V, py::handle W, int threads, py::object status) {
+py::typing::Tuple<Rows, Rows, Rows> hvp(const Program& p, py::handle X, py::handle V, py::handle W, int threads,
+                                        py::object status) {
     Rows x = rows_of(X, p.inputs.size(), "X");
     Rows v = rows_of(V, p.inputs.size(), "V", x.shape(0));
     Rows w = rows_of(W, p.outputs.size(), "W", x.shape(0));
@@ -248,8 +254,8 @@ std::vector<std::shared_ptr<Program>> load(py::buffer data) {
     return out;
 }
 
-py::list guards(const Program& p) {
-    py::list out;
+Guards guards(const Program& p) {
+    Guards out;
     for (std::size_t k = 0; k < p.guards.size(); ++k) {
         const Comparison& g = p.guards[k];
         out.append(py::dict("op"_a = spelling(g.kind), "a"_a = g.a,
@@ -261,8 +267,8 @@ py::list guards(const Program& p) {
     return out;
 }
 
-py::tuple shape_tuple(const Shape& s) {
-    py::tuple t(s.size());
+ShapeTuple shape_tuple(const Shape& s) {
+    ShapeTuple t(s.size());
     for (std::size_t k = 0; k < s.size(); ++k) t[k] = py::int_(s[k]);
     return t;
 }
@@ -286,7 +292,7 @@ void register_replay(py::module_& m) {
         .def_property_readonly("num_inputs", [](const Program& p) { return p.inputs.size(); })
         .def_property_readonly("num_outputs", [](const Program& p) { return p.outputs.size(); })
         .def_property_readonly("arg_shapes", [](const Program& p) {
-            py::list l;
+            py::typing::List<ShapeTuple> l;
             for (const Shape& s : p.arg_shapes) l.append(shape_tuple(s));
             return l;
         })
@@ -313,8 +319,9 @@ void register_replay(py::module_& m) {
             py::gil_scoped_release release;  // pure C++
             rep = testing::fuzz_load(cases, seed);
         }
-        return py::dict("cases"_a = rep.cases, "rejected"_a = rep.rejected, "accepted"_a = rep.accepted,
-                        "violations"_a = rep.violations, "first_violation"_a = rep.first_violation);
+        using Report = py::typing::Dict<py::str, py::typing::Union<py::int_, py::str>>;
+        return Report(py::dict("cases"_a = rep.cases, "rejected"_a = rep.rejected, "accepted"_a = rep.accepted,
+                               "violations"_a = rep.violations, "first_violation"_a = rep.first_violation));
     }, py::arg("cases"), py::arg("seed"),
        "Fuzz the loader with truncated, bit-flipped and hand-crafted bytes (for the test suite).");
 }

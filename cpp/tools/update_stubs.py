@@ -3,7 +3,8 @@
     pip install --no-build-isolation .  &&  python cpp/tools/update_stubs.py [--check]
 
 1. src/tapegrad/_core.pyi (pybind11) is regenerated whole by pybind11-stubgen
-   from the installed module (pip install pybind11-stubgen).
+   from the installed module (pip install pybind11-stubgen), with the types of
+   module attributes the bindings declare (m.attr_with_type_hint<T>).
 2. src/tapegrad/_var.pyi and _array.pyi (Cython) are hand-typed, except their
    blocks generated from ops.def (cpp/tools/gen_ops.py --stubs, --array-stubs),
    which are rewritten.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import importlib
 import importlib.util
 import os
 import re
@@ -50,8 +52,21 @@ def regenerate_core() -> None:
         subprocess.run([sys.executable, "-m", "pybind11_stubgen", "tapegrad._core", "-o", tmp,
                         "--numpy-array-use-type-var"], check=True)
         text = (Path(tmp) / "tapegrad" / "_core.pyi").read_text()
+    core = importlib.import_module("tapegrad._core")
+    text = with_declared_attribute_types(text, getattr(core, "__annotations__", {}))
     (PKG / "_core.pyi").write_text(CORE_HEADER + for_stubtest(text))
     print(f"updated {PKG / '_core.pyi'}")
+
+
+def with_declared_attribute_types(text: str, annotations: dict[str, str]) -> str:
+    """Module attributes typed as the bindings declare them: pybind11's
+    attr_with_type_hint<T> records T in the module's __annotations__, which
+    pybind11-stubgen (3.0) ignores, writing the bare runtime class (`tuple`)."""
+    for name, annotation in annotations.items():
+        text, found = re.subn(rf"^{re.escape(name)}: [^=\n]+=", f"{name}: {annotation} =", text, flags=re.M)
+        if found != 1:
+            raise SystemExit(f"update_stubs: no attribute line for {name} in the generated _core.pyi")
+    return text
 
 
 def for_stubtest(text: str) -> str:

@@ -110,11 +110,11 @@ class Program(metaclass=_pybind11_type):
         """
         Copy a recorded tape into a new Program (the tape may then be reset).
         """
-    def hvp(self, X: typing.Any, V: typing.Any, W: typing.Any, threads: typing.SupportsInt | typing.SupportsIndex = 1, status: typing.Any = None) -> tuple:
+    def hvp(self, X: typing.Any, V: typing.Any, W: typing.Any, threads: typing.SupportsInt | typing.SupportsIndex = 1, status: typing.Any = None) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
         """
         (Y, G, HV): values, G[b] = W[b]ᵀ J and HV[b] = d(W[b]ᵀ J)/dX · V[b] (forward-over-reverse).
         """
-    def jvp(self, X: typing.Any, V: typing.Any, threads: typing.SupportsInt | typing.SupportsIndex = 1, status: typing.Any = None) -> tuple:
+    def jvp(self, X: typing.Any, V: typing.Any, threads: typing.SupportsInt | typing.SupportsIndex = 1, status: typing.Any = None) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
         """
         (Y, Ydot): values and Ydot[b] = J(X[b]) V[b] (replay on dual numbers).
         """
@@ -130,15 +130,15 @@ class Program(metaclass=_pybind11_type):
         """
         (f(x), f'(x)) for one number to one number.
         """
-    def vjp(self, X: typing.Any, W: typing.Any, threads: typing.SupportsInt | typing.SupportsIndex = 1, status: typing.Any = None) -> tuple:
+    def vjp(self, X: typing.Any, W: typing.Any, threads: typing.SupportsInt | typing.SupportsIndex = 1, status: typing.Any = None) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
         """
         (Y, G): values and G[b] = W[b]ᵀ J(X[b]).
         """
     @property
-    def arg_shapes(self) -> list:
+    def arg_shapes(self) -> list[tuple[int, ...]]:
         ...
     @property
-    def guards(self) -> list:
+    def guards(self) -> list[dict[str, typing.Any]]:
         """
         The recorded comparisons, as dicts.
         """
@@ -152,13 +152,13 @@ class Program(metaclass=_pybind11_type):
     def num_outputs(self) -> int:
         ...
     @property
-    def out_shape(self) -> tuple:
+    def out_shape(self) -> tuple[int, ...]:
         ...
 def _activation(z: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], activation: str) -> numpy.typing.NDArray[numpy.float64]:
     """
     act(z) by the kernel's elementwise loop.
     """
-def _dense_backward(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], w: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], dy: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], activation: str, want_dx: bool, assume_finite: bool = False) -> tuple:
+def _dense_backward(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], w: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], dy: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], activation: str, want_dx: bool, assume_finite: bool = False) -> tuple[numpy.typing.NDArray[numpy.float64] | None, numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
     """
     (dx or None, dw, db) of the dense layer whose output y has adjoint dy. assume_finite: what the forward learnt (x @ w + b finite); False always works.
     """
@@ -170,7 +170,7 @@ def _entry_counts(tape: Tape) -> dict[str, int]:
     """
     How many array entries of each kind the tape holds (for tests and curiosity).
     """
-def _fuzz_load(cases: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex) -> dict:
+def _fuzz_load(cases: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex) -> dict[str, int | str]:
     """
     Fuzz the loader with truncated, bit-flipped and hand-crafted bytes (for the test suite).
     """
@@ -208,5 +208,5 @@ def save_programs(programs: collections.abc.Sequence[Program]) -> bytes:
     """
 __version__: str = '0.1.0'
 bytes_per_node: int = 33
-dense_activations: tuple = ('identity', 'tanh', 'sigmoid', 'relu', 'softplus')
+dense_activations: tuple[str, ...] = ('identity', 'tanh', 'sigmoid', 'relu', 'softplus')
 max_nodes: int = 4294967295

@@ -49,7 +49,7 @@ def _activation_code(activation: str | None) -> int:
                          "or None") from None
 
 
-def _check_shapes(x_shape: tuple, w_shape: tuple, b_shape: tuple | None) -> None:
+def _check_shapes(x_shape: tuple[int, ...], w_shape: tuple[int, ...], b_shape: tuple[int, ...] | None) -> None:
     if len(x_shape) != 2:
         raise ValueError(f"dense: X must be 2-D (batch, n_in), got shape {x_shape}")
     if len(w_shape) != 2:
