@@ -9,18 +9,9 @@
 
 #include "tapegrad/record_dense.hpp"
 
+#include "check.hpp"
+
 using namespace tapegrad;
-
-static int failures = 0;
-
-#define CHECK_NEAR(got, want, tol)                                                             \
-    do {                                                                                       \
-        const double g_ = (got), w_ = (want);                                                  \
-        if (!(std::fabs(g_ - w_) <= (tol) * (1 + std::fabs(w_)))) {                            \
-            std::printf("FAIL %s:%d  %s = %.17g, want %.17g\n", __FILE__, __LINE__, #got, g_, w_); \
-            ++failures;                                                                        \
-        }                                                                                      \
-    } while (0)
 
 // Row-major C = alpha op(A) op(B) + beta C, element by element.
 static void reference_dgemm(int, int ta, int tb, int m, int n, int k, double alpha, const double* a, int lda,

@@ -8,17 +8,9 @@
 #include "tapegrad/arrays.hpp"
 #include "tapegrad/record.hpp"
 
+#include "check.hpp"
+
 using namespace tapegrad;
-
-static int failures = 0;
-
-#define CHECK(cond)                                                                \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            std::printf("FAIL %s:%d  %s\n", __FILE__, __LINE__, #cond);            \
-            ++failures;                                                            \
-        }                                                                          \
-    } while (0)
 
 static index_t record(Tape& t, const Entry& e) {
     run_entry(t, e);
