@@ -249,6 +249,7 @@ def make_plots(out: str, wl: Any, rows: list[Any]) -> list[str]:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except ImportError:
         return []
     ok = [r for r in rows if r.status == "ok"]
@@ -296,7 +297,9 @@ def make_plots(out: str, wl: Any, rows: list[Any]) -> list[str]:
             ax.set_xticks(range(len(others)))
             ax.set_xticklabels(others, rotation=30, ha="right", fontsize=7)
             what = "record + sweep time" if wl.kind == "dag" else "median time"
-            ax.set_ylabel(f"{what} / {ref_label}'s\n(above 1: slower than {ref_label})", fontsize=8)
+            ax.set_ylabel(f"{what} ÷ {ref_label}\n(above 1: slower)", fontsize=8)
+            ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda y, _: f"{y:g}"))
+            ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.set_title(f"{wl.key}: ratio to {ref_label}", fontsize=10)
             ax.grid(True, axis="y", which="both", alpha=0.3)
             if len(bar_sizes) > 1:
