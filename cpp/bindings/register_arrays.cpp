@@ -84,8 +84,7 @@ py::array_t<double> pullback(TapeHandle& h, py::array_t<std::uint32_t, py::array
     {
         py::gil_scoped_release release;  // pure C++ from here: no Python object is touched
         const Tape& t = h.tape;
-        auto hold = t.lock_storage();
-        std::lock_guard<std::mutex> workspace(h.adjoint_mutex);
+        SweepScope scope(h);
         const std::int64_t n_tape = t.size();
         if (t.generation() != generation) error = "stale";
         for (py::ssize_t k = 0; k < m && error.empty(); ++k)
@@ -100,11 +99,7 @@ py::array_t<double> pullback(TapeHandle& h, py::array_t<std::uint32_t, py::array
                 std::fill(out_row, out_row + total, 0.0);
                 continue;
             }
-            const std::size_t n = std::size_t(top) + 1;
-            h.adjoint.reserve(n);  // kept between sweeps: no page faults on the next one
-            h.adjoint_high_water = std::max(h.adjoint_high_water, n);
-            double* adj = h.adjoint.data();
-            std::memset(adj, 0, n * sizeof(double));
+            double* adj = scope.zeroed(std::size_t(top) + 1);
             if (identity) {
                 adj[top] = 1.0;
             } else {

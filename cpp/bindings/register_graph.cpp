@@ -70,15 +70,11 @@ py::array_t<double> adjoints(TapeHandle& h, std::int64_t out, std::uint32_t gene
     {
         py::gil_scoped_release release;  // pure C++ from here: no Python object is touched
         const Tape& t = h.tape;
-        auto hold = t.lock_storage();
-        std::lock_guard<std::mutex> workspace(h.adjoint_mutex);
+        SweepScope scope(h);
         if (t.generation() != generation || static_cast<std::size_t>(out) >= t.size()) {
             stale = true;
         } else {
-            h.adjoint.reserve(n);
-            h.adjoint_high_water = std::max(h.adjoint_high_water, n);
-            double* adj = h.adjoint.data();
-            std::memset(adj, 0, n * sizeof(double));
+            double* adj = scope.zeroed(n);
             adj[out] = 1.0;
             t.sweep(static_cast<index_t>(out), adj);
             std::memcpy(r, adj, n * sizeof(double));

@@ -32,18 +32,14 @@ py::array_t<double> gradient(TapeHandle& h, std::int64_t out,
     {
         py::gil_scoped_release release;  // pure C++ from here: no Python object is touched
         const Tape& t = h.tape;
-        auto hold = t.lock_storage();
-        std::lock_guard<std::mutex> workspace(h.adjoint_mutex);
+        SweepScope scope(h);
         if (t.generation() != generation) {
             error = "stale";
         } else if (out < Tape::num_sinks || out >= static_cast<std::int64_t>(t.size())) {
             error = "output node " + std::to_string(out) + " is not on this tape";
         } else {
             const auto n = static_cast<std::size_t>(out) + 1;
-            h.adjoint.reserve(n);  // kept between sweeps: no page faults on the next one
-            h.adjoint_high_water = std::max(h.adjoint_high_water, n);
-            double* adj = h.adjoint.data();
-            std::memset(adj, 0, n * sizeof(double));
+            double* adj = scope.zeroed(n);
             adj[out] = 1.0;
             t.sweep(static_cast<index_t>(out), adj);
             for (py::ssize_t k = 0; k < m; ++k) r[k] = w[k] < n && !Tape::is_sink(w[k]) ? adj[w[k]] : 0.0;

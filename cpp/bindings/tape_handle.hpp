@@ -1,6 +1,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <mutex>
 
 #include "tapegrad/tape.hpp"
@@ -23,6 +24,29 @@ struct TapeHandle {
     Buffer<double> adjoint;
     std::size_t adjoint_high_water = 0;
     std::mutex adjoint_mutex;
+};
+
+// One reverse sweep (or a run of them) in progress: holds the tape's storage
+// lock, so growth and reset wait for it, and the adjoint workspace, whose
+// first n entries zeroed(n) hands out ready to seed. Every binding that sweeps
+// goes through this, so none can forget a lock or the workspace's bookkeeping.
+class SweepScope {
+public:
+    explicit SweepScope(TapeHandle& h)
+        : h_(h), storage_(h.tape.lock_storage()), workspace_(h.adjoint_mutex) {}
+
+    double* zeroed(std::size_t n) {
+        h_.adjoint.reserve(n);  // kept between sweeps: no page faults on the next one
+        h_.adjoint_high_water = std::max(h_.adjoint_high_water, n);
+        double* adj = h_.adjoint.data();
+        std::memset(adj, 0, n * sizeof(double));
+        return adj;
+    }
+
+private:
+    TapeHandle& h_;
+    std::unique_lock<std::mutex> storage_;
+    std::lock_guard<std::mutex> workspace_;
 };
 
 }  // namespace tapegrad::bindings

@@ -263,13 +263,14 @@ public:
     // adjoint[i] is d(seeded outputs)/d(node i) for every non-sink i <= out.
     // Throws (std::bad_alloc) only before touching any adjoint.
     void sweep(index_t out, double* TG_RESTRICT adjoint) const {
-        if (!entries_.empty()) prepare_sweep(entries_);
-        if (!entries_.empty())
+        if (!entries_.empty()) {
+            prepare_sweep(entries_);
             all_partials_finite_ ? sweep_segments<false>(out, adjoint) : sweep_segments<true>(out, adjoint);
-        else if (all_partials_finite_)
+        } else if (all_partials_finite_) {
             detail::sweep_loop<false>(parents_.data(), partials_.data(), adjoint, out);
-        else
+        } else {
             detail::sweep_loop<true>(parents_.data(), partials_.data(), adjoint, out);
+        }
     }
 
     // False once a node stored an infinite or NaN partial (log at 0, x * inf).
