@@ -225,12 +225,8 @@ std::shared_ptr<Program> from_tape(TapeHandle& h, std::uint32_t generation,
             (sites.empty() ? "; compile with debug=True to see the line." : "."));
     }
     if (!sites.empty() && sites.size() != cmp.size()) sites.clear();  // comparisons made outside debug mode
-    try {
-        return std::make_shared<Program>(program_from_tape(t, inputs, outputs, std::move(arg_shapes),
-                                                           std::move(out_shape), std::move(sites)));
-    } catch (const unsupported_tape& e) {
-        throw py::type_error(e.what());
-    }
+    return std::make_shared<Program>(program_from_tape(t, inputs, outputs, std::move(arg_shapes),
+                                                       std::move(out_shape), std::move(sites)));
 }
 
 py::bytes save(const std::vector<std::shared_ptr<Program>>& programs) {
