@@ -42,8 +42,10 @@
 
 namespace tapegrad {
 
-template <class T, class PP>
-inline void forward_entry(const Entry& e, const EntryList& list, T* values, PP* partials, T* weights) {
+// `List` is the tape's EntryList or a compiled Program's ProgramEntries: what
+// has geometry, constants and indices arrays with data().
+template <class T, class PP, class List>
+inline void forward_entry(const Entry& e, const List& list, T* values, PP* partials, T* weights) {
     const std::int64_t* geometry = list.geometry.data() + e.geometry;
     switch (e.kind) {
         case EntryKind::elementwise: entries::forward_elementwise(e, geometry, values, partials); return;
@@ -64,8 +66,8 @@ inline void forward_entry(const Entry& e, const EntryList& list, T* values, PP* 
 // Generic over the number type T of values, adjoints and reduction weights
 // (double, or Dual when replay runs forward-over-reverse); `weights` is what
 // forward_entry<T> filled (on the tape: list.weights).
-template <class T, class PP>
-inline void backward_entry(const Entry& e, const EntryList& list, const PP* partials, const T* values,
+template <class T, class PP, class List>
+inline void backward_entry(const Entry& e, const List& list, const PP* partials, const T* values,
                            const T* weights, const T* g, std::int64_t count, T* adj) {
     const std::int64_t* geometry = list.geometry.data() + e.geometry;
     switch (e.kind) {
@@ -94,13 +96,14 @@ inline void backward_entry(const Entry& e, const EntryList& list, const PP* part
 template <class PP>
 inline void backward_entry(const Entry& e, const EntryList& list, const PP* partials, const double* values,
                            const double* g, std::int64_t count, double* adj) noexcept {
-    backward_entry<double, PP>(e, list, partials, values, list.weights.data(), g, count, adj);
+    backward_entry<double>(e, list, partials, values, list.weights.data(), g, count, adj);
 }
 
 // What a sweep must do before it starts, since it cannot fail once started:
 // give this thread the scratch memory the BLAS-backed entries will use (a
 // std::bad_alloc from here leaves every adjoint untouched).
-inline void prepare_sweep(const EntryList& list) {
+template <class List>
+inline void prepare_sweep(const List& list) {
     std::size_t need = 0;
     for (std::size_t i = 0; i < list.list.size(); ++i)
         if (list.list[i].kind == EntryKind::dense)

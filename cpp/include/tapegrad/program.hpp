@@ -206,7 +206,6 @@ inline Program program_from_tape(const Tape& t, std::vector<index_t> inputs, std
         }
     }
     copy_entries(t.entries(), p.entries);
-    p.entries.weight_count = t.entries().weights.size();
     for (std::size_t k = 0; k < p.entries.list.size(); ++k) {  // constants entries keep in partials b
         const Entry& e = p.entries.list[k];
         const bool reads_b = e.kind == EntryKind::gather ||

@@ -25,49 +25,35 @@
 
 namespace tapegrad {
 
-namespace detail {
-
-template <class T>
-inline void copy_arena(const Arena<T>& from, Arena<T>& to) {
-    to.clear();
-    const std::size_t at = to.extend(from.size());
-    if (from.size()) std::memcpy(to.data() + at, from.data(), from.size() * sizeof(T));
-}
-
-}  // namespace detail
-
-// Everything but the reduction weights, which replay recomputes in a
-// workspace of its own (see ProgramEntries::weight_count).
-inline void copy_entries(const EntryList& from, EntryList& to) {
-    detail::copy_arena(from.list, to.list);
-    detail::copy_arena(from.geometry, to.geometry);
-    detail::copy_arena(from.constants, to.constants);
-    detail::copy_arena(from.indices, to.indices);
-}
-
-// The entries a Program holds: an EntryList that copies (a Program is a
-// value; the fuzz test copies and mutates them).
-// Its `weights` arena stays empty: replay's reductions write their weights
-// into a workspace of weight_count values (offsets Entry::weights as on the tape).
-struct ProgramEntries : EntryList {
+// The entries a compiled Program holds: the same arrays as a tape's
+// EntryList (entries.hpp reads either), as plain vectors, since a Program is
+// a value that is copied and loaded from bytes. No reduction weights: replay
+// writes those into a workspace of weight_count values (offsets
+// Entry::weights, as on the tape).
+struct ProgramEntries {
+    std::vector<Entry> list;               // sorted by first slot
+    std::vector<std::int64_t> geometry;
+    std::vector<double> constants;
+    std::vector<index_t> indices;
     std::uint64_t weight_count = 0;
 
-    ProgramEntries() = default;
-    ProgramEntries(const ProgramEntries& o) : EntryList(), weight_count(o.weight_count) { copy_entries(o, *this); }
-    ProgramEntries& operator=(const ProgramEntries& o) {
-        if (this != &o) copy_entries(o, *this), weight_count = o.weight_count;
-        return *this;
-    }
-    ProgramEntries(ProgramEntries&&) noexcept = default;
-    ProgramEntries& operator=(ProgramEntries&&) noexcept = default;
+    bool empty() const noexcept { return list.empty(); }
 };
+
+inline void copy_entries(const EntryList& from, ProgramEntries& to) {
+    to.list.assign(from.list.data(), from.list.data() + from.list.size());
+    to.geometry.assign(from.geometry.data(), from.geometry.data() + from.geometry.size());
+    to.constants.assign(from.constants.data(), from.constants.data() + from.constants.size());
+    to.indices.assign(from.indices.data(), from.indices.data() + from.indices.size());
+    to.weight_count = from.weights.size();
+}
 
 namespace detail {
 
 // Checks of one entry against the program's `nodes` slots; `bad(why)` throws.
 class EntryChecker {
 public:
-    EntryChecker(const EntryList& list, std::uint64_t weight_count, std::size_t nodes)
+    EntryChecker(const ProgramEntries& list, std::uint64_t weight_count, std::size_t nodes)
         : list_(list), weight_count_(weight_count), nodes_(nodes) {}
 
     // geometry[e.geometry .. + count), or reject.
@@ -116,7 +102,7 @@ public:
     void check(const Entry& e) const;
 
 private:
-    const EntryList& list_;
+    const ProgramEntries& list_;
     std::uint64_t weight_count_;
     std::size_t nodes_;
 };
@@ -125,6 +111,11 @@ inline void EntryChecker::check(const Entry& e) const {
     const int nd = e.ndim;
     if (nd > max_dims) bad(e, "more than " + std::to_string(max_dims) + " dimensions");
     if (e.a >= nodes_ || e.b >= nodes_) bad(e, "an operand slot outside the program");
+    // The dispatch forms geometry + e.geometry (and dense/matmul constants +
+    // e.data) for every kind: even an unused offset must stay inside its arena.
+    if (e.geometry > list_.geometry.size()) bad(e, "its geometry lies outside the geometry arena");
+    if ((e.kind == EntryKind::dense || e.kind == EntryKind::matmul) && e.data > list_.constants.size())
+        bad(e, "its constants lie outside their arena");
     switch (e.kind) {
         case EntryKind::inputs:
             return;

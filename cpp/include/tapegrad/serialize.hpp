@@ -127,7 +127,7 @@ inline void read_entries(Reader& r, ProgramEntries& l) {
                         n_indices = r.u64();
     constexpr std::uint64_t entry_bytes = 6 + 4 * 4 + 3 * 8 + 8;
     r.need(n, entry_bytes);
-    l.list.extend(n);
+    l.list.resize(n);
     for (std::uint64_t k = 0; k < n; ++k) {
         Entry& e = l.list[k];
         e = Entry{};
@@ -143,13 +143,13 @@ inline void read_entries(Reader& r, ProgramEntries& l) {
     }
     l.weight_count = n_weights;
     r.need(n_geometry, 8);
-    l.geometry.extend(n_geometry);
+    l.geometry.resize(n_geometry);
     for (std::uint64_t k = 0; k < n_geometry; ++k) l.geometry[k] = static_cast<std::int64_t>(r.u64());
     r.need(n_constants, 8);
-    l.constants.extend(n_constants);
+    l.constants.resize(n_constants);
     for (std::uint64_t k = 0; k < n_constants; ++k) l.constants[k] = r.f64();
     r.need(n_indices, 4);
-    l.indices.extend(n_indices);
+    l.indices.resize(n_indices);
     for (std::uint64_t k = 0; k < n_indices; ++k) l.indices[k] = r.u32();
 }
 
