@@ -222,9 +222,17 @@ std::pair<double, double> value_and_grad1(const Program& p, double x) {
     return {y, g};
 }
 
-std::shared_ptr<Program> from_tape(TapeHandle& h, std::uint32_t generation,
-                                   const std::vector<index_t>& inputs, const std::vector<index_t>& outputs,
-                                   std::vector<Shape> arg_shapes, Shape out_shape, std::vector<std::string> sites) {
+using Slots = py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>;
+
+std::vector<index_t> slot_vector(const Slots& a) {
+    return std::vector<index_t>(a.data(), a.data() + a.size());
+}
+
+std::shared_ptr<Program> from_tape(TapeHandle& h, std::uint32_t generation, const Slots& input_slots,
+                                   const Slots& output_slots, std::vector<Shape> arg_shapes, Shape out_shape,
+                                   std::vector<std::string> sites) {
+    // Slot arrays, not lists: a 10^6-element argument converts in a memcpy.
+    std::vector<index_t> inputs = slot_vector(input_slots), outputs = slot_vector(output_slots);
     const Tape& t = h.tape;
     auto hold = t.lock_storage();
     if (t.generation() != generation) throw py::value_error("the tape was reset during compile; record again");

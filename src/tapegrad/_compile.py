@@ -45,8 +45,8 @@ def _record(f: Callable[..., Any], args: Sequence[Any], debug: bool) -> _core.Pr
         inputs = [np.array([w.index], np.uint32) if isinstance(w, Var) else w.slots().reshape(-1) for w in wrt]
         in_slots = np.concatenate(inputs) if inputs else np.empty(0, np.uint32)
         out_slots, out_shape = _output_slots(tape, out)
-        return _core.Program.from_tape(tape, tape.generation, in_slots.tolist(), out_slots, shapes, out_shape,
-                                       tape._sites if debug else [])
+        return _core.Program.from_tape(tape, tape.generation, in_slots, np.asarray(out_slots, np.uint32), shapes,
+                                       out_shape, tape._sites if debug else [])
     finally:
         if debug:
             _record_sites(tape, False)
@@ -54,11 +54,11 @@ def _record(f: Callable[..., Any], args: Sequence[Any], debug: bool) -> _core.Pr
             _give_back(tape)
 
 
-def _output_slots(tape: Tape, out: Any) -> tuple[list[int], tuple[int, ...]]:
+def _output_slots(tape: Tape, out: Any) -> tuple[Any, tuple[int, ...]]:
     """Node of each element of f's output, and the output's shape. A plain
     number in the output becomes a constant node (an input that is not one)."""
     if isinstance(out, VarArray):
-        return _slots_of(out, tape).reshape(-1).tolist(), tuple(out.shape)
+        return _slots_of(out, tape).reshape(-1), tuple(out.shape)
     if isinstance(out, (list, tuple, np.ndarray)):
         try:
             arr = np.asarray(out, dtype=object)

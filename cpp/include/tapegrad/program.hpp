@@ -125,20 +125,29 @@ inline void Program::validate() {
         kinds[i] = k;
     }
 
-    sweep_parents = parents;
-    carries.assign(n, 0);
-    for (std::size_t i = first_node; i < n; ++i) {
-        if (kinds[i] == Parentage::none) continue;
-        Parents& q = sweep_parents[i];
-        const index_t previous = static_cast<index_t>(i - 1);
-        if (q.a == previous) q.a = Tape::sink_of(static_cast<index_t>(i)), carries[i] |= 1;
-        if (q.b == previous) q.b = Tape::sink_of(static_cast<index_t>(i)), carries[i] |= 2;
+    // The lane sweep reads `kinds`, the carrying single-point sweep
+    // sweep_parents and carries. A program with array entries replays one
+    // point at a time, by segments (replay.hpp), and reads neither -- on a
+    // 10^7-slot tape they would be 100 MB -- nor could a register carry cross
+    // a segment's end.
+    if (!entries.empty()) {
+        kinds.clear();
+        sweep_parents.clear();
+        carries.clear();
+        carry_sweep = false;
+    } else {
+        sweep_parents = parents;
+        carries.assign(n, 0);
+        for (std::size_t i = first_node; i < n; ++i) {
+            if (kinds[i] == Parentage::none) continue;
+            Parents& q = sweep_parents[i];
+            const index_t previous = static_cast<index_t>(i - 1);
+            if (q.a == previous) q.a = Tape::sink_of(static_cast<index_t>(i)), carries[i] |= 1;
+            if (q.b == previous) q.b = Tape::sink_of(static_cast<index_t>(i)), carries[i] |= 2;
+        }
+        carry_sweep = 4 * std::count_if(carries.begin(), carries.end(), [](std::uint8_t c) { return c != 0; }) >=
+                      static_cast<std::ptrdiff_t>(n);
     }
-    carry_sweep = 4 * std::count_if(carries.begin(), carries.end(), [](std::uint8_t c) { return c != 0; }) >=
-                  static_cast<std::ptrdiff_t>(n);
-    // With entries the sweep runs in segments between them (replay.hpp), and a
-    // register carry would not cross a segment's end.
-    if (!entries.empty()) carry_sweep = false;
     validate_entries(entries, ops, reject);
 
     std::vector<std::uint8_t> is_input(n, 0);

@@ -337,6 +337,20 @@ inline void load_entry_partials(const Program& p, const Entry& e, PartialPair<T>
     }
 }
 
+// On doubles, the entry kernels built twice, for AVX2 and for any x86-64 (as
+// recording's forward_entry_double in arrays.hpp).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
+__attribute__((target_clones("avx2", "default"), flatten))
+#endif
+inline void forward_entry_replay(const Entry& e, const ProgramEntries& list, double* values,
+                                 PartialPair<double>* partials, double* weights) {
+    forward_entry<double>(e, list, values, partials, weights);
+}
+inline void forward_entry_replay(const Entry& e, const ProgramEntries& list, Dual* values, PartialPair<Dual>* partials,
+                                 Dual* weights) {
+    forward_entry<Dual>(e, list, values, partials, weights);
+}
+
 template <class T, bool Partials>
 inline void forward_with_entries(const Program& p, T* v, T* d, T* weights) {
     auto* pairs = reinterpret_cast<PartialPair<T>*>(d);
@@ -346,7 +360,7 @@ inline void forward_with_entries(const Program& p, T* v, T* d, T* weights) {
         if (e.first >= p.end) break;
         if (at < e.first) forward<T, Partials, 1>(p, 1, v, d, at, e.first);
         load_entry_partials(p, e, pairs);
-        forward_entry<T>(e, p.entries, v, pairs, weights);
+        forward_entry_replay(e, p.entries, v, pairs, weights);
         at = e.first + e.size;
     }
     if (at < p.end) forward<T, Partials, 1>(p, 1, v, d, at, p.end);
