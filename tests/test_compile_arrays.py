@@ -217,6 +217,35 @@ def test_sort_and_boolean_masks_are_guarded():
         masked(np.array([2.0, 3.0]))
 
 
+def test_a_guard_on_an_entry_output_names_the_element():
+    cf = tg.compile(lambda x: tg.where(tg.exp(x) - 2 > 0, x, 0.0).sum(), np.array([0.0, 1.0]))
+    assert cf.grad(np.array([0.1, 2.0])).tolist() == [0.0, 1.0]
+    with pytest.raises(tg.BranchChangedError, match="element 0 of the elementwise entry at node"):
+        cf.grad(np.array([1.0, 2.0]))
+
+
+def test_comparisons_with_other_tapes_and_non_numbers_still_work():
+    other = tg.Tape().vars([0.5, 0.5])
+    cf = tg.compile(lambda x: tg.where(x > other, x, 0.0).sum(), np.array([1.0, 0.0]))
+    assert cf(np.array([2.0, 0.1])) == 2.0
+    with pytest.raises(tg.BranchChangedError):
+        cf(np.array([0.2, 0.1]))
+    assert tg.grad(lambda x: (x * (x == None).sum()).sum())(np.ones(2)).tolist() == [0.0, 0.0]  # noqa: E711
+
+
+def test_several_python_threads_replay_an_array_program_at_once():
+    from concurrent.futures import ThreadPoolExecutor
+    W = RNG.normal(size=(4, 3))
+    cf = tg.compile(lambda x: tg.logsumexp(tg.nn.dense(x.reshape(2, 4), W, activation="tanh")), np.zeros(8))
+    points = RNG.normal(size=(16, 8))
+    expected = [cf.value_and_grad(p) for p in points]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(cf.value_and_grad, points))
+    for (v, g), (cv, cg) in zip(expected, got):
+        assert v == cv
+        np.testing.assert_array_equal(g, cg)
+
+
 def test_max_reduction_recomputes_its_argmax_on_replay():
     cf = tg.compile(lambda x: tg.max(x), np.array([1.0, 0.0, -1.0]))
     np.testing.assert_array_equal(cf.grad(np.array([0.0, 5.0, 1.0])), [0.0, 1.0, 0.0])

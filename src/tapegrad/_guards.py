@@ -51,9 +51,17 @@ def compare(kind: int, a: Any, b: Any) -> Any:
     array([False,  True])
     """
     result = _UFUNCS[kind](_values(a), _values(b))
-    owner = tape_of(a, b)
-    if owner is not None:
-        record(owner, kind, a, b, np.asarray(result))
+    traced = [x for x in (a, b) if isinstance(x, (Var, VarArray))]
+    if not traced:
+        return result
+    owner = tape_of(traced[0])
+    # An operand on another tape is a constant here (as in Var comparisons).
+    a, b = (x if not isinstance(x, (Var, VarArray)) or tape_of(x) is owner else _values(x) for x in (a, b))
+    try:
+        np.asarray(_values(b), dtype=np.float64), np.asarray(_values(a), dtype=np.float64)
+    except (TypeError, ValueError):  # compared with something that is not a number (va == None): nothing to guard
+        return result
+    record(owner, kind, a, b, np.asarray(result))
     return result
 
 
