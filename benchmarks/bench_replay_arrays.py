@@ -12,20 +12,28 @@ recorded array entries in C++: no Python at all per call), for:
     gradient with respect to all weights and biases, at H = 32 and 256.
 
 Figures are medians over rounds, and the ratio eager / compiled is the median
-of within-round ratios (the machine is shared). Both results are checked
+of within-round ratios (the machine is shared). OPENBLAS_NUM_THREADS defaults
+to 1 here (one thread, as issue 5 asks). Setup is the median of three
+tg.compile calls after one eager call (a process's first recording also pages
+in the tape's memory, which is not what compile costs). Both results are checked
 against each other before timing. One thread (threads=1) throughout.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable
 
-import numpy as np
+# One BLAS thread, as issue 5's training-step benchmark (set before numpy loads
+# OpenBLAS); on a shared 2-core machine two threads make every GEMM time erratic.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import tapegrad as tg
+import numpy as np  # noqa: E402
+
+import tapegrad as tg  # noqa: E402
 
 
 def rosenbrock(x):
@@ -74,16 +82,20 @@ def main() -> None:
         loss, leaves = mlp_case(h, rng)
         cases.append((f"MLP step 64-{h}-{h}-1 tanh, B = 256", loss, leaves))
 
-    print(f"tapegrad {tg.__version__}: compiled replay vs eager value_and_grad, {rounds} rounds, one thread\n")
+    print(f"tapegrad {tg.__version__}: compiled replay vs eager value_and_grad, {rounds} rounds, one thread "
+          f"(OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']})\n")
     print(f"| case | setup (record + compile) | eager value_and_grad | compiled value_and_grad | eager / compiled |")
     print("|---|---:|---:|---:|---:|")
     for name, f, xs in cases:
         argnums = tuple(range(len(xs)))
         eager = tg.value_and_grad(f, argnums=argnums)
-        t0 = time.perf_counter()
-        cf = tg.compile(f, *xs)
-        setup = time.perf_counter() - t0
-        v_e, g_e = eager(*xs)
+        v_e, g_e = eager(*xs)  # first: the tape's memory is then paged in for both
+        setups = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            cf = tg.compile(f, *xs)
+            setups.append(time.perf_counter() - t0)
+        setup = statistics.median(setups)
         v_c, g_c = cf.value_and_grad(*xs)
         g_c = g_c if isinstance(g_c, tuple) else (g_c,)
         err = max(float(np.max(np.abs(a - b))) for a, b in zip(g_e, g_c))

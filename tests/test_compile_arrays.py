@@ -276,3 +276,16 @@ def test_array_program_pickles_and_rejects_corrupted_bytes():
             tg.CompiledFunction.from_bytes(bytes(bad))
     with pytest.raises(ValueError):
         tg.CompiledFunction.from_bytes(bytes(data[: len(data) - 30]))
+
+
+def test_the_array_replay_benchmark_runs():
+    """benchmarks/bench_replay_arrays.py --quick checks compiled against eager
+    results before timing (no timing is asserted here)."""
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    p = subprocess.run([sys.executable, os.path.join(root, "benchmarks", "bench_replay_arrays.py"), "--quick"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "| Rosenbrock numpy-style" in p.stdout and "| MLP step" in p.stdout
