@@ -364,11 +364,11 @@ def test_empty_batch():
     assert values.shape == grads.shape == (0,)
 
 
-def test_array_operations_are_refused_with_a_clear_error():
-    """Whole-array operations record array entries (tapegrad arrays), which
-    compiled replay does not run yet: compile says so instead of replaying
-    garbage. Loops over the elements of an array argument are scalar code."""
-    with pytest.raises(TypeError, match="array entry"):
-        tg.compile(lambda x: tg.sum(x * x), np.ones(3))
+def test_array_operations_and_element_loops_both_replay():
+    """Whole-array operations record array entries, which replay runs with
+    their own kernels (tests/test_compile_arrays.py); loops over the elements
+    of an array argument are scalar code. Both give the same gradient."""
+    cf_array = tg.compile(lambda x: tg.sum(x * x), np.ones(3))
+    np.testing.assert_array_equal(cf_array.grad(np.array([1.0, 2.0, 3.0])), [2.0, 4.0, 6.0])
     cf = tg.compile(lambda x: sum(xi * xi for xi in x), np.ones(3))
     np.testing.assert_array_equal(cf.grad(np.array([1.0, 2.0, 3.0])), [2.0, 4.0, 6.0])

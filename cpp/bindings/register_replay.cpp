@@ -51,10 +51,24 @@ std::string number(double x) {
     return s.str();
 }
 
-// "input 3" for an input element, "node 42 (multiply)" otherwise.
+const char* kind_name(EntryKind k) {
+    static const char* const names[] = {"elementwise", "reduce", "gather", "matmul", "cumsum", "inputs", "dense"};
+    const auto i = static_cast<std::size_t>(k);
+    return i < sizeof names / sizeof names[0] ? names[i] : "array";
+}
+
+// "input 3" for an input element, "element 4 of the gather entry at node 40"
+// for an array entry's output, "node 42 (multiply)" otherwise.
 std::string describe_node(const Program& p, index_t node) {
     for (std::size_t k = 0; k < p.inputs.size(); ++k)
         if (p.inputs[k] == node) return "input " + std::to_string(k);
+    if (p.ops[node] == static_cast<std::uint8_t>(Op::entry))
+        for (std::size_t k = 0; k < p.entries.list.size(); ++k) {
+            const Entry& e = p.entries.list[k];
+            if (node >= e.first && node - e.first < e.size)
+                return "element " + std::to_string(node - e.first) + " of the " + kind_name(e.kind) +
+                       " entry at node " + std::to_string(e.first);
+        }
     return "node " + std::to_string(node) + " (" + info(static_cast<Op>(p.ops[node])).name + ")";
 }
 
@@ -208,9 +222,17 @@ std::pair<double, double> value_and_grad1(const Program& p, double x) {
     return {y, g};
 }
 
-std::shared_ptr<Program> from_tape(TapeHandle& h, std::uint32_t generation,
-                                   const std::vector<index_t>& inputs, const std::vector<index_t>& outputs,
-                                   std::vector<Shape> arg_shapes, Shape out_shape, std::vector<std::string> sites) {
+using Slots = py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>;
+
+std::vector<index_t> slot_vector(const Slots& a) {
+    return std::vector<index_t>(a.data(), a.data() + a.size());
+}
+
+std::shared_ptr<Program> from_tape(TapeHandle& h, std::uint32_t generation, const Slots& input_slots,
+                                   const Slots& output_slots, std::vector<Shape> arg_shapes, Shape out_shape,
+                                   std::vector<std::string> sites) {
+    // Slot arrays, not lists: a 10^6-element argument converts in a memcpy.
+    std::vector<index_t> inputs = slot_vector(input_slots), outputs = slot_vector(output_slots);
     const Tape& t = h.tape;
     auto hold = t.lock_storage();
     if (t.generation() != generation) throw py::value_error("the tape was reset during compile; record again");
@@ -225,12 +247,35 @@ std::shared_ptr<Program> from_tape(TapeHandle& h, std::uint32_t generation,
             (sites.empty() ? "; compile with debug=True to see the line." : "."));
     }
     if (!sites.empty() && sites.size() != cmp.size()) sites.clear();  // comparisons made outside debug mode
-    try {
-        return std::make_shared<Program>(program_from_tape(t, inputs, outputs, std::move(arg_shapes),
-                                                           std::move(out_shape), std::move(sites)));
-    } catch (const unsupported_tape& e) {
-        throw py::type_error(e.what());
-    }
+    return std::make_shared<Program>(program_from_tape(t, inputs, outputs, std::move(arg_shapes),
+                                                       std::move(out_shape), std::move(sites)));
+}
+
+// One comparison per element of an array comparison (tapegrad/_guards.py):
+// kinds, operand slots, constants (where b is one) and outcomes, all of
+// length n. Returns whether the tape notes source lines (compile(debug=True)),
+// in which case the caller appends one per comparison.
+bool record_comparisons(TapeHandle& h, py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast> kinds,
+                        py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast> a,
+                        py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast> b,
+                        py::array_t<double, py::array::c_style | py::array::forcecast> constants,
+                        py::array_t<bool, py::array::c_style | py::array::forcecast> outcomes) {
+    const py::ssize_t n = kinds.size();
+    if (a.size() != n || b.size() != n || constants.size() != n || outcomes.size() != n)
+        throw py::value_error("record_comparisons needs arrays of one length");
+    Tape& t = h.tape;
+    const index_t size = t.size();
+    const std::uint8_t* k = kinds.data();
+    const std::uint32_t *pa = a.data(), *pb = b.data();
+    const double* c = constants.data();
+    const bool* o = outcomes.data();
+    for (py::ssize_t i = 0; i < n; ++i)
+        if (k[i] >= static_cast<std::uint8_t>(Compare::escape) || pa[i] < first_node || pa[i] >= size ||
+            pb[i] >= size || (pb[i] != 0 && pb[i] < first_node))
+            throw py::value_error("record_comparisons: a kind or slot out of range");
+    for (py::ssize_t i = 0; i < n; ++i)
+        t.record_comparison(static_cast<Compare>(k[i]), pa[i], pb[i], c[i], pb[i] == 0, o[i]);
+    return t.record_sites;
 }
 
 py::bytes save(const std::vector<std::shared_ptr<Program>>& programs) {
@@ -310,6 +355,9 @@ void register_replay(py::module_& m) {
         .def("value1", &value1, py::arg("x"), "f(x) for a function of one number to one number.")
         .def("value_and_grad1", &value_and_grad1, py::arg("x"), "(f(x), f'(x)) for one number to one number.");
 
+    m.def("_record_comparisons", &record_comparisons, py::arg("tape"), py::arg("kinds"), py::arg("a"),
+          py::arg("b"), py::arg("constants"), py::arg("outcomes"),
+          "Record one comparison per element (b == 0: against constants[i]); see tapegrad/_guards.py.");
     m.def("save_programs", &save, py::arg("programs"), "Programs as bytes (see tapegrad/serialize.hpp).");
     m.def("load_programs", &load, py::arg("data"),
           "Programs from bytes, validated completely; ValueError on anything malformed.");

@@ -665,24 +665,25 @@ cdef class VarArray:
     def __reduce__(self):
         raise TypeError("a VarArray cannot be pickled: it is a view of a live tape. Pickle va.value instead.")
 
-    # Comparisons compare values and give bool ndarrays, as numpy's do.
+    # Comparisons compare values and give bool ndarrays, as numpy's do; each
+    # element is recorded as a comparison for compiled replay (tapegrad/_guards.py).
     def __lt__(self, other):
-        return np.less(self.value, _values_of(other))
+        return _guards().compare(0, self, other)
 
     def __le__(self, other):
-        return np.less_equal(self.value, _values_of(other))
+        return _guards().compare(1, self, other)
 
     def __gt__(self, other):
-        return np.greater(self.value, _values_of(other))
+        return _guards().compare(2, self, other)
 
     def __ge__(self, other):
-        return np.greater_equal(self.value, _values_of(other))
+        return _guards().compare(3, self, other)
 
     def __eq__(self, other):
-        return np.equal(self.value, _values_of(other))
+        return _guards().compare(4, self, other)
 
     def __ne__(self, other):
-        return np.not_equal(self.value, _values_of(other))
+        return _guards().compare(5, self, other)
 
     def __pos__(self):
         return self
@@ -801,6 +802,11 @@ def _slots_of(VarArray a, owner):
     if a.owner is not owner:
         raise TapeMismatchError(_MISMATCH)
     return a.slots()
+
+
+def _guards():
+    from tapegrad import _guards as g  # imported late: it imports this module
+    return g
 
 
 def tape_of(*xs):

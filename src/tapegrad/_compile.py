@@ -1,5 +1,8 @@
 """Compiled tapes: record f once, replay it in C++ at new inputs.
 
+Scalar code, whole-array operations and dense layers all replay (see
+cpp/include/tapegrad/replay.hpp).
+
 ``tapegrad.compile(f, *example_args)`` runs f once on Vars and keeps the tape
 as a :class:`CompiledFunction`. Its methods evaluate the value, gradient,
 Jacobian, JVP/VJP, Hessian-vector product and Hessian at other inputs of the
@@ -45,8 +48,8 @@ def _record(f: Callable[..., Any], args: Sequence[Any], debug: bool) -> _core.Pr
         inputs = [np.array([w.index], np.uint32) if isinstance(w, Var) else w.slots().reshape(-1) for w in wrt]
         in_slots = np.concatenate(inputs) if inputs else np.empty(0, np.uint32)
         out_slots, out_shape = _output_slots(tape, out)
-        return _core.Program.from_tape(tape, tape.generation, in_slots.tolist(), out_slots, shapes, out_shape,
-                                       tape._sites if debug else [])
+        return _core.Program.from_tape(tape, tape.generation, in_slots, np.asarray(out_slots, np.uint32), shapes,
+                                       out_shape, tape._sites if debug else [])
     finally:
         if debug:
             _record_sites(tape, False)
@@ -54,11 +57,11 @@ def _record(f: Callable[..., Any], args: Sequence[Any], debug: bool) -> _core.Pr
             _give_back(tape)
 
 
-def _output_slots(tape: Tape, out: Any) -> tuple[list[int], tuple[int, ...]]:
+def _output_slots(tape: Tape, out: Any) -> tuple[Any, tuple[int, ...]]:
     """Node of each element of f's output, and the output's shape. A plain
     number in the output becomes a constant node (an input that is not one)."""
     if isinstance(out, VarArray):
-        return _slots_of(out, tape).reshape(-1).tolist(), tuple(out.shape)
+        return _slots_of(out, tape).reshape(-1), tuple(out.shape)
     if isinstance(out, (list, tuple, np.ndarray)):
         try:
             arr = np.asarray(out, dtype=object)
@@ -106,6 +109,12 @@ class CompiledFunction:
     in one call and results gain that leading axis; ``threads=`` splits a
     batch over cores. Gradients have the shape of their argument (a float for
     a float argument; a tuple over arguments for a function of several).
+
+    A tape of scalar operations evaluates a batch as lanes side by side. A
+    tape with array entries (whole-array operations, dense layers) replays one
+    point at a time, each entry's kernel vectorising over its array: a batch
+    is then a loop over its points inside C++, and ``threads=`` splits the
+    points. Every method, hvp and hessian included, works on both.
     """
 
     def __init__(self, programs: Sequence[_core.Program], f: Callable[..., Any] | None = None, *,
@@ -451,14 +460,23 @@ def compile(f: Callable[..., Any], *example_args: Any, debug: bool = False,
     (2.718281828459045, 1.0, 2.0)
 
     Every positional argument is an input (a float, or an array of any shape).
-    f returns a scalar or an array (list, tuple, ndarray) of scalars.
+    f returns a scalar or an array (list, tuple, ndarray) of scalars. f may
+    use whole-array operations and dense layers (tapegrad arrays, tg.nn):
+
+    >>> import numpy as np
+    >>> rosen = lambda x: (100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum()
+    >>> tg.compile(rosen, np.zeros(3)).grad(np.array([1.0, 1.0, 1.0]))
+    array([0., 0., 0.])
 
     Comparisons of Vars made by f (``if x > 0:``) are recorded and re-checked
     on every replay: at an input where one would go the other way the call
     raises :class:`BranchChangedError` naming it (and, with ``debug=True``,
     its source line), unless ``retrace=True``, which records f again there and
     keeps one tape per branch pattern. ``abs``, ``maximum`` and ``relu`` are
-    ops, not branches, and never need this.
+    ops, not branches, and never need this. Array comparisons (``x > 0`` on a
+    VarArray) are recorded per element, and so are the choices ``clip`` and
+    ``sort`` read from values: ``tg.where(x > 0, a, b)`` raises (or retraces)
+    where an element's sign changes.
     """
     if not callable(f):
         raise TypeError(f"compile needs a function, not a {type(f).__name__}")

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import _guards
 from ._array import VarArray, record_gather, tape_of
 from ._array_util import _TRACED, ArrayLike, _as_array, _no_extras, _traced, _values
 from ._var import Var
@@ -169,6 +170,7 @@ def sort(a: ArrayLike, axis: int | None = -1, **kw: Any) -> Any:
         a, axis = ravel(a), 0
     order = np.argsort(a.value, axis=axis, kind="stable")
     src = np.take_along_axis(a.slots().astype(np.int64), order, axis=axis)
+    _guards.record_order(a.tape, src, axis)  # the order is read from values: compiled replay re-checks it
     return _record(a.tape, src, np.zeros(src.shape))
 
 
@@ -197,7 +199,9 @@ def where(condition: ArrayLike, x: ArrayLike = None, y: ArrayLike = None) -> Any
         return np.where(_values(condition))
     if x is None or y is None:
         raise ValueError("either both or neither of x and y should be given")
-    cond = np.asarray(_values(condition)).astype(bool)
+    if isinstance(condition, _TRACED):  # a truth value read from values: recorded for compiled replay
+        condition = _guards.compare(_guards.NOT_EQUAL, condition, 0.0)
+    cond = np.asarray(condition).astype(bool)
     if not _traced(x, y):
         return np.where(cond, x, y)
     return _choose(np.where(cond, 0, 1), (x, y))
@@ -221,4 +225,10 @@ def clip(a: ArrayLike, a_min: ArrayLike = None, a_max: ArrayLike = None, out: An
     lo = -np.inf if a_min is None else np.asarray(_values(a_min), dtype=float)
     hi = np.inf if a_max is None else np.asarray(_values(a_max), dtype=float)
     pick = np.where(np.maximum(av, lo) > hi, 2, np.where(av < lo, 1, 0))
+    # The pick is read from values: record the comparisons it rests on, so
+    # that compiled replay raises BranchChangedError when a point crosses a bound.
+    if a_min is not None:
+        _guards.compare(_guards.LESS, a, a_min)
+    if a_max is not None:
+        _guards.compare(_guards.GREATER, a, a_max)
     return _choose(pick, (a, -np.inf if a_min is None else a_min, np.inf if a_max is None else a_max))

@@ -106,7 +106,7 @@ class Program(metaclass=_pybind11_type):
     def __init__(self, *args: typing.Any, **kwargs: typing.Any) -> None:
         """Not constructible from Python: raises TypeError."""
     @staticmethod
-    def from_tape(tape: Tape, generation: typing.SupportsInt | typing.SupportsIndex, inputs: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], outputs: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], arg_shapes: collections.abc.Sequence[collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]], out_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], sites: collections.abc.Sequence[str]) -> Program:
+    def from_tape(tape: Tape, generation: typing.SupportsInt | typing.SupportsIndex, inputs: typing.Annotated[numpy.typing.ArrayLike, numpy.uint32], outputs: typing.Annotated[numpy.typing.ArrayLike, numpy.uint32], arg_shapes: collections.abc.Sequence[collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]], out_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], sites: collections.abc.Sequence[str]) -> Program:
         """
         Copy a recorded tape into a new Program (the tape may then be reset).
         """
@@ -185,6 +185,10 @@ def _opcodes() -> list[tuple[str, str]]:
 def _pullback(tape: Tape, outs: typing.Annotated[numpy.typing.ArrayLike, numpy.uint32], seeds: typing.Any, wrt: list[tuple[int, tuple[int, ...], tuple[int, ...]]], generation: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
     """
     Reverse sweeps seeded at node indices `outs`: with seeds (rows x len(outs)) one sweep per row of seeds; with seeds=None one sweep per output (a Jacobian row each). `wrt` lists (first, shape, strides) views; returns a (rows x total elements of wrt) float64 array.
+    """
+def _record_comparisons(tape: Tape, kinds: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], a: typing.Annotated[numpy.typing.ArrayLike, numpy.uint32], b: typing.Annotated[numpy.typing.ArrayLike, numpy.uint32], constants: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], outcomes: typing.Annotated[numpy.typing.ArrayLike, numpy.bool]) -> bool:
+    """
+    Record one comparison per element (b == 0: against constants[i]); see tapegrad/_guards.py.
     """
 def _set_dgemm(address: typing.SupportsInt | typing.SupportsIndex) -> None:
     """

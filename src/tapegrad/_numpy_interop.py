@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import _arrays, _var
+from . import _arrays, _guards, _var
 from ._core import op_table
 from ._array import VarArray, elementwise, to_objects
 from ._var import Var
@@ -27,6 +27,10 @@ _UFUNC_SPELLINGS = {"absolute": "abs", "fabs": "abs", "rint": "round", "true_div
 # Ufuncs whose result is not differentiable (bool or integer): computed on the values.
 _ON_VALUES = {"less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "isnan", "isinf",
               "isfinite", "signbit", "logical_not", "logical_and", "logical_or", "logical_xor"}
+
+# Comparisons: computed on values, and recorded (tapegrad/_guards.py) so that
+# compiled replay re-checks them.
+_GUARDED = {"less": 0, "less_equal": 1, "greater": 2, "greater_equal": 3, "equal": 4, "not_equal": 5}
 
 _REDUCE_METHODS: dict[str, Callable[..., Any]] = {"add": _arrays.sum, "multiply": _arrays.prod, "maximum": _arrays.max, "minimum": _arrays.min}
 
@@ -65,6 +69,10 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
         # object arrays (built by hand, holding Vars): numpy's own object loop
         return getattr(ufunc, method)(*[_as_objects(x) for x in inputs], **kwargs)
     if method == "__call__":
+        if name in _GUARDED and len(inputs) == 2 and not kwargs:  # recorded for compiled replay
+            return _guards.compare(_GUARDED[name], *inputs)
+        if name == "isnan" and len(inputs) == 1 and not kwargs:  # x != x, recorded
+            return _guards.compare(_guards.NOT_EQUAL, inputs[0], inputs[0])
         if name in _ON_VALUES:
             return ufunc(*[_values(x) for x in inputs], **kwargs)
         if kwargs:

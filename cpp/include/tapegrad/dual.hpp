@@ -49,6 +49,7 @@ inline Dual operator/(double a, const Dual& b) {
     return {q, -q * b.t / b.v};
 }
 inline Dual& operator+=(Dual& a, const Dual& b) { return a = a + b; }
+inline Dual& operator*=(Dual& a, const Dual& b) { return a = a * b; }
 
 // Comparisons look at values only: a branch depends on where we are, not on
 // the direction we look.
@@ -144,4 +145,11 @@ inline double primal(double a) { return a; }
 inline double tangent(double) { return 0.0; }
 using dual::primal;
 using dual::tangent;
+
+// Whether an adjoint is exactly zero (a dead output passes exactly 0): a dual
+// number only when its tangent is zero too -- Dual's == compares values only.
+inline bool is_zero(double g) { return g == 0.0; }
+inline bool is_zero(const Dual& g) { return g.v == 0.0 && g.t == 0.0; }
+inline bool is_finite(double x) { return std::isfinite(x); }
+inline bool is_finite(const Dual& x) { return std::isfinite(x.v) && std::isfinite(x.t); }
 }  // namespace tapegrad

@@ -10,21 +10,30 @@
 //       partials[slot].b) and a gather (partials {1, 0} for a copy, {0, c} for
 //       a constant). A replay into fresh arrays copies those from the tape first.
 //       A dense entry writes partials[first].a (whether X W + b was finite),
-//       which its backward reads; it runs on doubles only (entries/dense.hpp).
-//   backward_entry(e, list, partials, values, g, count, adj)
+//       which its backward reads; on dual numbers it runs entries/dense_dual.hpp.
+//   backward_entry<T>(e, list, partials, values, weights, g, count, adj)
 //       adj[operands] += (d outputs / d operands)^T g, for the first `count`
-//       outputs; what the reverse sweep runs when it reaches e. An output with
+//       outputs; what the reverse sweep runs when it reaches e (the tape on
+//       doubles, replay on doubles or dual numbers). An output with
 //       adjoint 0 always passes exactly 0 (even through an inf/NaN partial):
 //       unlike the scalar loop, whose dependency chain the mask lengthens,
 //       these loops are streams where the mask costs little, so there is no
 //       unmasked variant to choose.
+//
+// A new EntryKind is one case in each switch below (and in
+// program_entries.hpp's validation): a templated forward (any T: double and
+// Dual, partials PP = Partials or PartialPair<T>) and a templated backward
+// (adjoints, values and partials of that T), reading only its own output
+// slots, operand slots below e.first and its arenas.
 #pragma once
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "entries/cumsum.hpp"
 #include "entries/dense.hpp"
+#include "entries/dense_dual.hpp"
 #include "entries/elementwise.hpp"
 #include "entries/entry.hpp"
 #include "entries/gather.hpp"
@@ -33,8 +42,10 @@
 
 namespace tapegrad {
 
-template <class T, class PP>
-inline void forward_entry(const Entry& e, const EntryList& list, T* values, PP* partials, T* weights) {
+// `List` is the tape's EntryList or a compiled Program's ProgramEntries: what
+// has geometry, constants and indices arrays with data().
+template <class T, class PP, class List>
+inline void forward_entry(const Entry& e, const List& list, T* values, PP* partials, T* weights) {
     const std::int64_t* geometry = list.geometry.data() + e.geometry;
     switch (e.kind) {
         case EntryKind::elementwise: entries::forward_elementwise(e, geometry, values, partials); return;
@@ -43,19 +54,27 @@ inline void forward_entry(const Entry& e, const EntryList& list, T* values, PP* 
         case EntryKind::matmul: entries::forward_matmul(e, geometry, list.constants.data(), values); return;
         case EntryKind::cumsum: entries::forward_cumsum(e, geometry, values); return;
         case EntryKind::inputs: return;  // their values are given
-        case EntryKind::dense: entries::forward_dense(e, geometry, list.constants.data(), values, partials); return;
+        case EntryKind::dense:
+            if constexpr (std::is_same_v<T, double>)
+                entries::forward_dense(e, geometry, list.constants.data(), values, partials);
+            else
+                entries::forward_dense_dual(e, geometry, list.constants.data(), values, partials);
+            return;
     }
 }
 
-template <class PP>
-inline void backward_entry(const Entry& e, const EntryList& list, const PP* partials, const double* values,
-                           const double* g, std::int64_t count, double* adj) noexcept {
+// Generic over the number type T of values, adjoints and reduction weights
+// (double, or Dual when replay runs forward-over-reverse); `weights` is what
+// forward_entry<T> filled (on the tape: list.weights).
+template <class T, class PP, class List>
+inline void backward_entry(const Entry& e, const List& list, const PP* partials, const T* values,
+                           const T* weights, const T* g, std::int64_t count, T* adj) {
     const std::int64_t* geometry = list.geometry.data() + e.geometry;
     switch (e.kind) {
         case EntryKind::elementwise:
             entries::backward_elementwise<true>(e, geometry, partials, g, count, adj);
             return;
-        case EntryKind::reduce: entries::backward_reduce(e, geometry, list.weights.data(), g, count, adj); return;
+        case EntryKind::reduce: entries::backward_reduce(e, geometry, weights, g, count, adj); return;
         case EntryKind::gather:
             entries::backward_gather<true>(e, list.indices.data(), partials, g, count, adj);
             return;
@@ -65,15 +84,26 @@ inline void backward_entry(const Entry& e, const EntryList& list, const PP* part
         case EntryKind::cumsum: entries::backward_cumsum(e, geometry, g, count, adj); return;
         case EntryKind::inputs: return;  // no parents
         case EntryKind::dense:
-            entries::backward_dense(e, geometry, list.constants.data(), partials, values, g, count, adj);
+            if constexpr (std::is_same_v<T, double>)
+                entries::backward_dense(e, geometry, list.constants.data(), partials, values, g, count, adj);
+            else
+                entries::backward_dense_dual(e, geometry, list.constants.data(), partials, values, g, count, adj);
             return;
     }
+}
+
+// The tape's sweep: doubles, reduction weights in the list's own arena.
+template <class PP>
+inline void backward_entry(const Entry& e, const EntryList& list, const PP* partials, const double* values,
+                           const double* g, std::int64_t count, double* adj) noexcept {
+    backward_entry<double>(e, list, partials, values, list.weights.data(), g, count, adj);
 }
 
 // What a sweep must do before it starts, since it cannot fail once started:
 // give this thread the scratch memory the BLAS-backed entries will use (a
 // std::bad_alloc from here leaves every adjoint untouched).
-inline void prepare_sweep(const EntryList& list) {
+template <class List>
+inline void prepare_sweep(const List& list) {
     std::size_t need = 0;
     for (std::size_t i = 0; i < list.list.size(); ++i)
         if (list.list[i].kind == EntryKind::dense)

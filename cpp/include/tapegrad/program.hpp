@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ops.hpp"
+#include "program_entries.hpp"
 #include "tape.hpp"
 
 namespace tapegrad {
@@ -23,12 +24,6 @@ namespace tapegrad {
 // What a program refuses to be made of; the message says what is wrong.
 struct invalid_program : std::invalid_argument {
     using std::invalid_argument::invalid_argument;
-};
-
-// A recorded tape that replay cannot run (yet): the binding turns it into a
-// TypeError that says what is supported.
-struct unsupported_tape : std::runtime_error {
-    using std::runtime_error::runtime_error;
 };
 
 using Shape = std::vector<std::uint64_t>;
@@ -59,6 +54,11 @@ struct Program {
     std::vector<Shape> arg_shapes;  // shape of each argument (their sizes add up to inputs)
     Shape out_shape;                // shape of the output (its size is outputs.size())
     std::vector<std::string> sites;  // source line of each guard (compile(debug=True)), or empty
+    // Array entries (entries.hpp) with the arenas they read: geometry, constant
+    // operands, gather sources. Their slots' `constants` hold what the entry's
+    // forward reads from partials b (gather constants, per-element constants
+    // of _vc/_cv entries); weight_count sizes replay's own reduction weights.
+    ProgramEntries entries;
 
     // ---- derived by validate() ----
     index_t end = first_node;         // the forward pass stops here: nodes beyond feed nothing we read
@@ -113,8 +113,6 @@ inline void Program::validate() {
     for (std::size_t i = first_node; i < n; ++i) {
         if (!is_known(ops[i]) || ops[i] == static_cast<std::uint8_t>(Op::sink))
             reject("unknown opcode " + std::to_string(ops[i]) + " at node " + std::to_string(i));
-        if (ops[i] == static_cast<std::uint8_t>(Op::entry))
-            reject("node " + std::to_string(i) + " belongs to an array entry, which replay does not run");
         const Op op = static_cast<Op>(ops[i]);
         const Parents p = parents[i];
         if (p.a >= i || p.b >= i) reject("node " + std::to_string(i) + " has a parent that is not below it");
@@ -127,17 +125,30 @@ inline void Program::validate() {
         kinds[i] = k;
     }
 
-    sweep_parents = parents;
-    carries.assign(n, 0);
-    for (std::size_t i = first_node; i < n; ++i) {
-        if (kinds[i] == Parentage::none) continue;
-        Parents& q = sweep_parents[i];
-        const index_t previous = static_cast<index_t>(i - 1);
-        if (q.a == previous) q.a = Tape::sink_of(static_cast<index_t>(i)), carries[i] |= 1;
-        if (q.b == previous) q.b = Tape::sink_of(static_cast<index_t>(i)), carries[i] |= 2;
+    // The lane sweep reads `kinds`, the carrying single-point sweep
+    // sweep_parents and carries. A program with array entries replays one
+    // point at a time, by segments (replay.hpp), and reads neither -- on a
+    // 10^7-slot tape they would be 100 MB -- nor could a register carry cross
+    // a segment's end.
+    if (!entries.empty()) {
+        kinds.clear();
+        sweep_parents.clear();
+        carries.clear();
+        carry_sweep = false;
+    } else {
+        sweep_parents = parents;
+        carries.assign(n, 0);
+        for (std::size_t i = first_node; i < n; ++i) {
+            if (kinds[i] == Parentage::none) continue;
+            Parents& q = sweep_parents[i];
+            const index_t previous = static_cast<index_t>(i - 1);
+            if (q.a == previous) q.a = Tape::sink_of(static_cast<index_t>(i)), carries[i] |= 1;
+            if (q.b == previous) q.b = Tape::sink_of(static_cast<index_t>(i)), carries[i] |= 2;
+        }
+        carry_sweep = 4 * std::count_if(carries.begin(), carries.end(), [](std::uint8_t c) { return c != 0; }) >=
+                      static_cast<std::ptrdiff_t>(n);
     }
-    carry_sweep = 4 * std::count_if(carries.begin(), carries.end(), [](std::uint8_t c) { return c != 0; }) >=
-                  static_cast<std::ptrdiff_t>(n);
+    validate_entries(entries, ops, reject);
 
     std::vector<std::uint8_t> is_input(n, 0);
     for (index_t s : inputs) {
@@ -165,6 +176,12 @@ inline void Program::validate() {
         last_read = std::max({last_read, g.a, g.b_is_constant ? g.a : g.b});
     }
     end = last_read + 1;
+    // The forward pass runs an entry whole: extend it to the end of the entry
+    // holding its last node.
+    for (std::size_t k = 0; k < entries.list.size(); ++k) {
+        const Entry& e = entries.list[k];
+        if (e.first < end && end < e.first + e.size) end = e.first + e.size;
+    }
 
     std::uint64_t total = 0;
     for (const Shape& s : arg_shapes) total += detail::checked_size(s, "an argument's shape");
@@ -182,15 +199,6 @@ inline Program program_from_tape(const Tape& t, std::vector<index_t> inputs, std
                                  std::vector<Shape> arg_shapes, Shape out_shape, std::vector<std::string> sites) {
     Program p;
     const index_t n = t.size();
-    for (index_t i = first_node; i < n; ++i)
-        if (t.op(i) == Op::entry)
-            throw unsupported_tape(
-                "tapegrad.compile replays scalar operations: arithmetic and tapegrad functions on Vars, "
-                "including loops over the elements of array arguments. f used a whole-array operation "
-                "(arithmetic on a VarArray, or a numpy/tapegrad function applied to an array), which "
-                "records an array entry, and compiled replay does not run array entries yet. Use "
-                "tapegrad.grad / value_and_grad / jacobian for this function, or write it with scalar "
-                "operations (e.g. a loop over x[i]).");
     p.ops.assign(t.ops(), t.ops() + n);
     p.parents.assign(t.parents(), t.parents() + n);
     p.constants.assign(n, 0.0);
@@ -205,6 +213,14 @@ inline Program program_from_tape(const Tape& t, std::vector<index_t> inputs, std
             p.ops[i] = static_cast<std::uint8_t>(Op::square);
             p.constants[i] = 0.0;
         }
+    }
+    copy_entries(t.entries(), p.entries);
+    for (std::size_t k = 0; k < p.entries.list.size(); ++k) {  // constants entries keep in partials b
+        const Entry& e = p.entries.list[k];
+        const bool reads_b = e.kind == EntryKind::gather ||
+                             (e.kind == EntryKind::elementwise && (e.flags & entry_flags::constant_per_element));
+        if (reads_b)
+            for (index_t j = e.first; j < e.first + e.size; ++j) p.constants[j] = t.partials()[j].b;
     }
     p.inputs = std::move(inputs);
     p.outputs = std::move(outputs);

@@ -8,6 +8,10 @@
 // gives Jacobian-vector products, and forward-over-reverse (dual values and
 // partials, then the sweep on dual adjoints) gives Hessian-vector products.
 //
+// A program with array entries (whole-array kernels, entries.hpp) replays one
+// point at a time instead: a batch is a loop over its points inside C++ (the
+// kernels vectorise over the array's elements), threads splitting the points.
+//
 // Batches are lanes: a chunk of L points is evaluated side by side, node-major
 // and lane-minor (the value of node i at point l is v[i*L + l]), so each
 // opcode is dispatched once per chunk and the inner loop over lanes
@@ -150,14 +154,16 @@ inline constexpr int special_opcodes = static_cast<int>(Op::count) - (0
     if constexpr (Partials)                                                         \
         for (std::size_t l = 0; l < L; ++l) pa[l] = pb[l] = T(0.0);
 
+// Nodes [begin, stop) (stop 0: up to p.end).
 template <class T, bool Partials, std::size_t StaticLanes>
-inline void forward(const Program& p, std::size_t lanes, T* v, T* d) {
+inline void forward(const Program& p, std::size_t lanes, T* v, T* d, std::size_t begin = first_node,
+                    std::size_t stop = 0) {
     const std::size_t L = StaticLanes ? StaticLanes : lanes;
     const std::uint8_t* op = p.ops.data();
     const Parents* par = p.parents.data();
     const double* constant = p.constants.data();
-    const std::size_t end = p.end;
-    std::size_t i = first_node;
+    const std::size_t end = stop ? stop : p.end;
+    std::size_t i = begin;
     if (i >= end) return;
     T* y = nullptr;
     const T *x = nullptr, *z = nullptr;
@@ -232,8 +238,6 @@ none:
 
 // ---- the reverse sweep -------------------------------------------------------------
 
-inline bool is_zero(double g) { return g == 0.0; }
-inline bool is_zero(const Dual& g) { return g.v == 0.0 && g.t == 0.0; }
 
 // A node off the output's path has adjoint 0 and must pass exactly 0 to its
 // parents even when its partial is inf or NaN (0 * inf would be NaN): the
@@ -311,13 +315,96 @@ inline void sweep(const Program& p, std::size_t lanes, const T* TG_RESTRICT d, T
     }
 }
 
+// ---- programs with array entries -------------------------------------------------
+//
+// One point at a time (a batch loops over its points): the scalar nodes
+// between two entries run as above, each entry runs its own kernel
+// (entries.hpp) on the workspace's values, partials and reduction weights,
+// on doubles or dual numbers alike. The partials of node i are d[2i], d[2i+1]
+// as on the tape, which is what an entry's partial pairs read.
+
+// Before an entry's forward: the constants it keeps in its slots' partials
+// (see entries.hpp), from the program.
+template <class T>
+inline void load_entry_partials(const Program& p, const Entry& e, PartialPair<T>* pairs) {
+    const double* c = p.constants.data();
+    if (e.kind == EntryKind::gather) {
+        const index_t* src = p.entries.indices.data() + e.data;
+        for (index_t j = 0; j < e.size; ++j)
+            pairs[e.first + j] = {T(Tape::is_sink(src[j]) ? 0.0 : 1.0), T(c[e.first + j])};
+    } else if (e.kind == EntryKind::elementwise && (e.flags & entry_flags::constant_per_element)) {
+        for (index_t j = 0; j < e.size; ++j) pairs[e.first + j].b = T(c[e.first + j]);
+    }
+}
+
+// On doubles, the entry kernels built twice, for AVX2 and for any x86-64 (as
+// recording's forward_entry_double in arrays.hpp).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
+__attribute__((target_clones("avx2", "default"), flatten))
+#endif
+inline void forward_entry_replay(const Entry& e, const ProgramEntries& list, double* values,
+                                 PartialPair<double>* partials, double* weights) {
+    forward_entry<double>(e, list, values, partials, weights);
+}
+inline void forward_entry_replay(const Entry& e, const ProgramEntries& list, Dual* values, PartialPair<Dual>* partials,
+                                 Dual* weights) {
+    forward_entry<Dual>(e, list, values, partials, weights);
+}
+
+template <class T, bool Partials>
+inline void forward_with_entries(const Program& p, T* v, T* d, T* weights) {
+    auto* pairs = reinterpret_cast<PartialPair<T>*>(d);
+    std::size_t at = first_node;
+    for (std::size_t k = 0; k < p.entries.list.size(); ++k) {
+        const Entry& e = p.entries.list[k];
+        if (e.first >= p.end) break;
+        if (at < e.first) forward<T, Partials, 1>(p, 1, v, d, at, e.first);
+        load_entry_partials(p, e, pairs);
+        forward_entry_replay(e, p.entries, v, pairs, weights);
+        at = e.first + e.size;
+    }
+    if (at < p.end) forward<T, Partials, 1>(p, 1, v, d, at, p.end);
+}
+
+template <class T, bool Masked>
+inline void sweep_nodes(const Program& p, const T* TG_RESTRICT d, T* TG_RESTRICT adj, std::size_t hi,
+                        std::size_t lo) {
+    const Parents* par = p.parents.data();
+    for (std::size_t i = hi + 1; i-- > lo;) {
+        const T g = adj[i];
+        if constexpr (Masked) {
+            if (is_zero(g)) continue;
+        }
+        adj[par[i].a] += d[2 * i] * g;
+        adj[par[i].b] += d[2 * i + 1] * g;
+    }
+}
+
+// The reverse sweep in segments, as Tape::sweep does: scalar nodes down to
+// the last slot of the next entry below, then that entry's backward.
+template <class T, bool Masked>
+inline void sweep_with_entries(const Program& p, const T* v, const T* d, const T* weights, T* adj) {
+    const auto* pairs = reinterpret_cast<const PartialPair<T>*>(d);
+    std::size_t hi = p.sweep_from;  // the highest slot not yet swept
+    for (std::size_t k = p.entries.list.size(); k-- > 0;) {
+        const Entry& e = p.entries.list[k];
+        if (e.first > hi) continue;
+        const std::size_t last = e.first + e.size - 1;
+        if (hi > last) sweep_nodes<T, Masked>(p, d, adj, hi, last + 1);
+        const std::size_t count = std::min(hi, last) - e.first + 1;
+        backward_entry<T>(e, p.entries, pairs, v, weights, adj + e.first, static_cast<std::int64_t>(count), adj);
+        hi = e.first - 1;
+    }
+    sweep_nodes<T, Masked>(p, d, adj, hi, first_node);
+}
+
 // ---- one chunk of lanes ------------------------------------------------------------
 
 // The arrays of one thread's replays; they grow to the largest chunk seen and
 // are kept, so repeated calls allocate nothing.
 template <class T>
 struct Workspace {
-    Buffer<T> value, partials, adjoint;
+    Buffer<T> value, partials, adjoint, weights;  // weights: reductions of array entries
 };
 
 template <class T>
@@ -339,11 +426,14 @@ void run_chunk(const Program& p, const Request& r, std::size_t row0, std::size_t
     const std::size_t n_in = p.inputs.size(), n_out = p.outputs.size();
     const std::size_t cells = std::size_t(p.end) * L;
 
+    const bool entries = !p.entries.empty();  // then L == 1 (chunk_lanes)
     Workspace<T>& w = thread_workspace<T>();
     w.value.reserve(cells);
+    if (partials || entries) w.partials.reserve(2 * cells);  // entries write partials in any mode
+    if (entries) w.weights.reserve(p.entries.weight_count);
     if constexpr (partials) {
-        w.partials.reserve(2 * cells);
         w.adjoint.reserve(std::size_t(p.sweep_from + 1) * L);
+        if (entries && std::is_same_v<T, double>) prepare_sweep(p.entries);  // BLAS scratch of this thread
     }
     T* v = w.value.data();
 
@@ -363,7 +453,14 @@ void run_chunk(const Program& p, const Request& r, std::size_t row0, std::size_t
         }
     }
 
-    forward<T, partials, StaticLanes>(p, L, v, w.partials.data());
+    if constexpr (StaticLanes == 1) {
+        if (entries)
+            forward_with_entries<T, partials>(p, v, w.partials.data(), w.weights.data());
+        else
+            forward<T, partials, 1>(p, L, v, w.partials.data());
+    } else {
+        forward<T, partials, StaticLanes>(p, L, v, w.partials.data());
+    }
 
     // Re-check every comparison of the recording at every lane.
     for (std::size_t k = 0; k < p.guards.size(); ++k) {
@@ -402,6 +499,12 @@ void run_chunk(const Program& p, const Request& r, std::size_t row0, std::size_t
                 const double* wj = r.W + row0 * n_out + j;
                 for (std::size_t l = 0; l < L; ++l) a[l] += T(wj[l * n_out]);
             }
+            if constexpr (StaticLanes == 1) {
+                if (entries) {
+                    sweep_with_entries<T, decltype(masked)::value>(p, v, w.partials.data(), w.weights.data(), adj);
+                    return;
+                }
+            }
             sweep<T, decltype(masked)::value, StaticLanes>(p, L, w.partials.data(), adj);
         };
         seed_and_sweep(std::false_type{});
@@ -435,6 +538,7 @@ void run_chunk(const Program& p, const Request& r, std::size_t row0, std::size_t
 // that the chunk's workspace (about 4 arrays of `end` nodes) stays in cache.
 template <class T>
 inline std::size_t chunk_lanes(const Program& p, std::size_t rows) {
+    if (!p.entries.empty()) return 1;  // entries replay one point at a time (their kernels vectorise within)
     constexpr std::size_t budget = std::size_t(1) << 20;  // bytes: roughly L2
     const std::size_t per_lane = std::size_t(p.end) * sizeof(T) * 4;
     std::size_t L = std::max<std::size_t>(1, budget / per_lane);

@@ -23,6 +23,13 @@
 //     guards × (u8 kind, u8 flags, u32 a, u32 b, f64 constant)
 //                                    flags: bit 0 b is a constant, bit 1 outcome
 //     sites × (u32 length, bytes)    source lines (debug), UTF-8
+//     (version 2:) array entries
+//     u64 entries, geometry, constants, weights, indices   counts
+//     entries × (u8 kind, op, reducer, ndim, split, flags,
+//                u32 first, size, a, b, u64 geometry, data, weights, f64 scalar)
+//     geometry × i64, constants × f64, indices × u32
+//                                    (weights: only their count, the size of
+//                                    replay's own reduction workspace)
 //   u64 checksum                     FNV-1a 64 of every byte before it
 //
 // A bundle holds several programs when compile(..., retrace=True) recorded one
@@ -38,7 +45,7 @@
 namespace tapegrad::serial {
 
 inline constexpr char magic[8] = {'T', 'A', 'P', 'E', 'G', 'R', 'A', 'D'};
-inline constexpr std::uint32_t format_version = 1;
+inline constexpr std::uint32_t format_version = 2;  // 2: array entries
 inline constexpr std::uint32_t max_programs = 1u << 16;
 
 // FNV-1a: a change of any single byte always changes the sum (each step is a
@@ -95,6 +102,57 @@ private:
     std::size_t pos_ = 0;
 };
 
+inline void write_entries(Writer& w, const ProgramEntries& l) {
+    for (std::uint64_t c : {std::uint64_t(l.list.size()), std::uint64_t(l.geometry.size()),
+                            std::uint64_t(l.constants.size()), l.weight_count, std::uint64_t(l.indices.size())})
+        w.u64(c);
+    for (std::size_t k = 0; k < l.list.size(); ++k) {
+        const Entry& e = l.list[k];
+        for (std::uint8_t b : {static_cast<std::uint8_t>(e.kind), static_cast<std::uint8_t>(e.op),
+                               static_cast<std::uint8_t>(e.reducer), e.ndim, e.split, e.flags})
+            w.u8(b);
+        for (index_t x : {e.first, e.size, e.a, e.b}) w.u32(x);
+        for (std::uint64_t x : {e.geometry, e.data, e.weights}) w.u64(x);
+        w.f64(e.scalar);
+    }
+    for (std::size_t k = 0; k < l.geometry.size(); ++k) w.u64(static_cast<std::uint64_t>(l.geometry[k]));
+    for (std::size_t k = 0; k < l.constants.size(); ++k) w.f64(l.constants[k]);
+    for (std::size_t k = 0; k < l.indices.size(); ++k) w.u32(l.indices[k]);
+}
+
+// Entries as written above; Program::validate checks them (the weight count
+// too: no more than the reductions use).
+inline void read_entries(Reader& r, ProgramEntries& l) {
+    const std::uint64_t n = r.u64(), n_geometry = r.u64(), n_constants = r.u64(), n_weights = r.u64(),
+                        n_indices = r.u64();
+    constexpr std::uint64_t entry_bytes = 6 + 4 * 4 + 3 * 8 + 8;
+    r.need(n, entry_bytes);
+    l.list.resize(n);
+    for (std::uint64_t k = 0; k < n; ++k) {
+        Entry& e = l.list[k];
+        e = Entry{};
+        e.kind = static_cast<EntryKind>(r.u8());
+        e.op = static_cast<Op>(r.u8());
+        e.reducer = static_cast<Reducer>(r.u8());
+        e.ndim = r.u8();
+        e.split = r.u8();
+        e.flags = r.u8();
+        e.first = r.u32(); e.size = r.u32(); e.a = r.u32(); e.b = r.u32();
+        e.geometry = r.u64(); e.data = r.u64(); e.weights = r.u64();
+        e.scalar = r.f64();
+    }
+    l.weight_count = n_weights;
+    r.need(n_geometry, 8);
+    l.geometry.resize(n_geometry);
+    for (std::uint64_t k = 0; k < n_geometry; ++k) l.geometry[k] = static_cast<std::int64_t>(r.u64());
+    r.need(n_constants, 8);
+    l.constants.resize(n_constants);
+    for (std::uint64_t k = 0; k < n_constants; ++k) l.constants[k] = r.f64();
+    r.need(n_indices, 4);
+    l.indices.resize(n_indices);
+    for (std::uint64_t k = 0; k < n_indices; ++k) l.indices[k] = r.u32();
+}
+
 inline void write_program(Writer& w, const Program& p) {
     const std::size_t n = p.num_nodes();
     for (std::uint64_t c : {std::uint64_t(n), std::uint64_t(p.inputs.size()), std::uint64_t(p.outputs.size()),
@@ -116,9 +174,10 @@ inline void write_program(Writer& w, const Program& p) {
         w.f64(g.constant);
     }
     for (const std::string& s : p.sites) { w.u32(static_cast<std::uint32_t>(s.size())); w.bytes(s.data(), s.size()); }
+    write_entries(w, p.entries);
 }
 
-inline Program read_program(Reader& r) {
+inline Program read_program(Reader& r, std::uint32_t version) {
     Program p;
     const std::uint64_t n = r.u64(), n_in = r.u64(), n_out = r.u64(), n_guards = r.u64(), n_args = r.u64(),
                         n_sites = r.u64();
@@ -159,6 +218,7 @@ inline Program read_program(Reader& r) {
         if (len > 4096) detail::reject("a source line longer than 4096 bytes");
         s = r.bytes(len);
     }
+    if (version >= 2) read_entries(r, p.entries);
     p.validate();
     return p;
 }
@@ -192,7 +252,7 @@ inline std::vector<Program> load(const std::uint8_t* data, std::size_t size) {
     const std::uint32_t count = r.u32();
     if (count == 0 || count > max_programs) detail::reject("a bundle of " + std::to_string(count) + " programs");
     std::vector<Program> programs;
-    for (std::uint32_t k = 0; k < count; ++k) programs.push_back(read_program(r));
+    for (std::uint32_t k = 0; k < count; ++k) programs.push_back(read_program(r, version));
     if (r.remaining() != 0) detail::reject("unexpected bytes after the last program");
     for (const Program& q : programs)  // one function: every recorded branch has its signature
         if (q.arg_shapes != programs[0].arg_shapes || q.out_shape != programs[0].out_shape)

@@ -30,8 +30,9 @@ inline void forward_cumsum(const Entry& e, const std::int64_t* geometry, T* valu
                     });
 }
 
-inline void backward_cumsum(const Entry& e, const std::int64_t* geometry, const double* g, std::int64_t count,
-                            double* adj) noexcept {
+template <class T>
+inline void backward_cumsum(const Entry& e, const std::int64_t* geometry, const T* g, std::int64_t count,
+                            T* adj) noexcept {
     const int nd = e.ndim;
     const std::int64_t* shape = geometry;
     const std::int64_t* stride = geometry + nd;
@@ -40,9 +41,9 @@ inline void backward_cumsum(const Entry& e, const std::int64_t* geometry, const 
     for_each_run<1>(nd - 1, shape, {stride}, {std::int64_t(e.a)}, lines,
                     [&](auto off, std::int64_t n, auto step, std::int64_t o0) {
                         for (std::int64_t i = 0; i < n; ++i) {
-                            double* d = adj + off[0] + i * step[0];
+                            T* d = adj + off[0] + i * step[0];
                             const std::int64_t start = (o0 + i) * L;
-                            double acc = 0.0;
+                            T acc = T(0.0);
                             for (std::int64_t l = L - 1; l >= 0; --l) {
                                 if (start + l < count) acc += g[start + l];
                                 d[l * sl] += acc;

@@ -170,20 +170,21 @@ inline void forward_elementwise(const Entry& e, const std::int64_t* geometry, T*
 
 namespace detail {
 
-// dst[j*s] += part(p[j]) * g[j]: the whole backward of an elementwise entry.
-template <bool Mask, int Which, class PP>
-inline void accumulate(double* TG_RESTRICT dst, std::int64_t s, const PP* TG_RESTRICT p,
-                       const double* TG_RESTRICT g, std::int64_t n) noexcept {
+// dst[j*s] += part(p[j]) * g[j]: the whole backward of an elementwise entry
+// (T: double, or a dual number when replay runs forward-over-reverse).
+template <bool Mask, int Which, class T, class PP>
+inline void accumulate(T* TG_RESTRICT dst, std::int64_t s, const PP* TG_RESTRICT p, const T* TG_RESTRICT g,
+                       std::int64_t n) noexcept {
     auto term = [&](std::int64_t j) {
-        const double d = (Which == 0 ? p[j].a : p[j].b) * g[j];
+        const T d = (Which == 0 ? p[j].a : p[j].b) * g[j];
         // a dead output (adjoint 0) passes exactly 0, even with an inf/NaN partial
-        if constexpr (Mask) return g[j] != 0.0 ? d : 0.0;
+        if constexpr (Mask) return is_zero(g[j]) ? T(0.0) : d;
         return d;
     };
     if (s == 1) {
         for (std::int64_t j = 0; j < n; ++j) dst[j] += term(j);
     } else if (s == 0) {  // a broadcast operand: one adjoint collects the whole run
-        double acc = 0.0;
+        T acc = T(0.0);
         for (std::int64_t j = 0; j < n; ++j) acc += term(j);
         dst[0] += acc;
     } else {
@@ -195,9 +196,9 @@ inline void accumulate(double* TG_RESTRICT dst, std::int64_t s, const PP* TG_RES
 
 // g: adjoints of the outputs; only the first `count` exist (a sweep that
 // starts inside this entry), the rest count as 0.
-template <bool Mask, class PP>
-inline void backward_elementwise(const Entry& e, const std::int64_t* geometry, const PP* partials,
-                                 const double* g, std::int64_t count, double* adj) noexcept {
+template <bool Mask, class T, class PP>
+inline void backward_elementwise(const Entry& e, const std::int64_t* geometry, const PP* partials, const T* g,
+                                 std::int64_t count, T* adj) noexcept {
     const int nd = e.ndim;
     const PP* p = partials + e.first;
     const bool two = info(e.op).arity == Arity::binary;

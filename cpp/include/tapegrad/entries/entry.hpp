@@ -15,6 +15,7 @@
 
 #include "../buffer.hpp"
 #include "../config.hpp"
+#include "../dual.hpp"
 #include "../ops.hpp"
 
 namespace tapegrad {
@@ -38,6 +39,11 @@ inline constexpr std::uint8_t constant_per_element = 1;
 inline constexpr std::uint8_t a_constant = 2;  // matmul: A is in EntryList::constants
 inline constexpr std::uint8_t b_constant = 4;  // matmul: B is in EntryList::constants
 }  // namespace entry_flags
+
+// The partials of one slot, on any number type (replay runs entries on dual
+// numbers too); on doubles the tape's own Partials has the same layout.
+template <class T>
+struct PartialPair { T a, b; };
 
 struct Entry {
     EntryKind kind;

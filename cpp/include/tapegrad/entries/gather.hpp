@@ -22,14 +22,14 @@ inline void forward_gather(const Entry& e, const index_t* indices, T* values, co
     for (index_t j = 0; j < e.size; ++j) y[j] = p[j].a * values[src[j]] + p[j].b;
 }
 
-template <bool Mask, class PP>
-inline void backward_gather(const Entry& e, const index_t* indices, const PP* partials, const double* g,
-                            std::int64_t count, double* adj) noexcept {
+template <bool Mask, class T, class PP>
+inline void backward_gather(const Entry& e, const index_t* indices, const PP* partials, const T* g,
+                            std::int64_t count, T* adj) noexcept {
     const index_t* TG_RESTRICT src = indices + e.data;
     const PP* TG_RESTRICT p = partials + e.first;
     for (std::int64_t j = 0; j < count; ++j) {
         if constexpr (Mask) {
-            if (g[j] == 0.0) continue;
+            if (is_zero(g[j])) continue;
         }
         adj[src[j]] += p[j].a * g[j];
     }

@@ -57,31 +57,32 @@ inline void forward_matmul(const Entry& e, const std::int64_t* g, const double* 
 }
 
 // dA = G B^T, dB = A^T G, over the first `count` outputs (row-major) only.
-inline void backward_matmul(const Entry& e, const std::int64_t* g, const double* constants, const double* values,
-                            const double* G, std::int64_t count, double* adj) noexcept {
+template <class T>
+inline void backward_matmul(const Entry& e, const std::int64_t* g, const double* constants, const T* values,
+                            const T* G, std::int64_t count, T* adj) noexcept {
     const std::int64_t M = g[0], K = g[1], N = g[2];
-    detail::MatrixView<double> A, B;
+    detail::MatrixView<T> A, B;
     detail::matmul_operands(e, g, constants, values, A, B);
     if (!(e.flags & entry_flags::a_constant)) {
         for (std::int64_t i = 0; i < M; ++i)
             for (std::int64_t j = 0; j < N && i * N + j < count; ++j) {
-                const double gij = G[i * N + j];
-                if (gij == 0.0) continue;
-                double* d = adj + e.a + i * A.rs;
+                const T gij = G[i * N + j];
+                if (is_zero(gij)) continue;
+                T* d = adj + e.a + i * A.rs;
                 for (std::int64_t k = 0; k < K; ++k) d[k * A.cs] += gij * B(k, j);
             }
     }
     if (!(e.flags & entry_flags::b_constant)) {
         for (std::int64_t i = 0; i < M && i * N < count; ++i)
             for (std::int64_t k = 0; k < K; ++k) {
-                const double aik = A(i, k);
-                double* d = adj + e.b + k * B.rs;
+                const T aik = A(i, k);
+                T* d = adj + e.b + k * B.rs;
                 const std::int64_t n = count - i * N < N ? count - i * N : N;
-                const double* gi = G + i * N;
-                if (std::isfinite(aik))
+                const T* gi = G + i * N;
+                if (is_finite(aik))
                     for (std::int64_t j = 0; j < n; ++j) d[j * B.cs] += aik * gi[j];
                 else  // a dead output (adjoint 0) passes exactly 0, not inf * 0
-                    for (std::int64_t j = 0; j < n; ++j) d[j * B.cs] += gi[j] != 0.0 ? aik * gi[j] : 0.0;
+                    for (std::int64_t j = 0; j < n; ++j) d[j * B.cs] += !is_zero(gi[j]) ? aik * gi[j] : T(0.0);
             }
     }
 }

@@ -155,8 +155,9 @@ inline void forward_reduce(const Entry& e, const std::int64_t* geometry, T* valu
                     });
 }
 
-inline void backward_reduce(const Entry& e, const std::int64_t* geometry, const double* weights, const double* g,
-                            std::int64_t count, double* adj) noexcept {
+template <class T>
+inline void backward_reduce(const Entry& e, const std::int64_t* geometry, const T* weights, const T* g,
+                            std::int64_t count, T* adj) noexcept {
     const int nd = e.ndim, nk = e.split, nr = nd - nk;
     const std::int64_t* shape = geometry;
     const std::int64_t* stride = geometry + nd;
@@ -166,24 +167,24 @@ inline void backward_reduce(const Entry& e, const std::int64_t* geometry, const 
                     [&](auto off, std::int64_t n, auto step, std::int64_t o0) {
                         for (std::int64_t i = 0; i < n; ++i) {
                             const std::int64_t o = o0 + i;
-                            const double go = g[o];
-                            if (go == 0.0) continue;  // a dead output passes exactly 0
-                            double* base = adj + off[0] + i * step[0];
+                            const T go = g[o];
+                            if (is_zero(go)) continue;  // a dead output passes exactly 0
+                            T* base = adj + off[0] + i * step[0];
                             if (uniform) {
-                                const double d = e.scalar * go;
+                                const T d = e.scalar * go;
                                 for_each_run<1>(nr, shape + nk, {stride + nk}, {0}, R,
                                                 [&](auto o2, std::int64_t m, auto s2, std::int64_t) {
-                                                    double* TG_RESTRICT t = base + o2[0];
+                                                    T* TG_RESTRICT t = base + o2[0];
                                                     if (s2[0] == 1)
                                                         for (std::int64_t j = 0; j < m; ++j) t[j] += d;
                                                     else
                                                         for (std::int64_t j = 0; j < m; ++j) t[j * s2[0]] += d;
                                                 });
                             } else {
-                                const double* TG_RESTRICT w = weights + e.weights + o * R;
+                                const T* TG_RESTRICT w = weights + e.weights + o * R;
                                 for_each_run<1>(nr, shape + nk, {stride + nk}, {0}, R,
                                                 [&](auto o2, std::int64_t m, auto s2, std::int64_t r0) {
-                                                    double* TG_RESTRICT t = base + o2[0];
+                                                    T* TG_RESTRICT t = base + o2[0];
                                                     if (s2[0] == 1)
                                                         for (std::int64_t j = 0; j < m; ++j) t[j] += w[r0 + j] * go;
                                                     else

@@ -5,7 +5,9 @@
 // read or write outside an array during loading or replay is caught.
 //
 // Base programs are small random recordings (every opcode of ops.def can
-// appear, with comparisons, constants made inside f, several arguments).
+// appear, with comparisons, constants made inside f, several arguments), half
+// of them with array entries of every kind (dense ones when a BLAS is loaded,
+// i.e. from Python) between scalar nodes.
 // Each case is one of:
 //   truncated      a prefix of valid bytes                    must be rejected
 //   bit flipped    one bit of valid bytes flipped             must be rejected (checksum)
@@ -22,7 +24,9 @@
 #include <string>
 #include <vector>
 
+#include "../arrays.hpp"
 #include "../program.hpp"
+#include "../record_dense.hpp"
 #include "../record.hpp"
 #include "../replay.hpp"
 #include "../serialize.hpp"
@@ -97,6 +101,96 @@ inline Program random_program(Rng& rng) {
     return program_from_tape(t, inputs, outputs, args, out, sites);
 }
 
+// One random array entry over existing slots (each operand a contiguous or
+// strided run of recorded nodes), recorded, run and committed.
+inline void record_random_entry(Tape& t, Rng& rng) {
+    const index_t have = t.size() - first_node;  // recorded nodes
+    auto start = [&](std::int64_t span) {  // a first slot whose run of `span` slots is recorded
+        return static_cast<index_t>(first_node + rng.below(have - std::min<std::int64_t>(span, have) + 1));
+    };
+    const std::int64_t m = 1 + static_cast<std::int64_t>(rng.below(std::min<index_t>(have, 6)));
+    const std::int64_t one = 1;
+    Entry e{};
+    switch (rng.below(blas::dgemm_ptr.load() ? 7 : 6)) {
+        case 0: {  // an op-table row, maybe with per-element constants
+            const int first = static_cast<int>(Op::input) + 1, count = static_cast<int>(Op::count) - first;
+            const Op op = static_cast<Op>(first + static_cast<int>(rng.below(count)));
+            std::vector<double> c(m);
+            for (double& x : c) x = rng.uniform(-2, 2);
+            const bool per_element = rng.below(2);
+            e = begin_elementwise(t, op, 1, &m, start(m), &one, start(m), &one, rng.uniform(-2, 2),
+                                  per_element ? c.data() : nullptr, &one);
+            break;
+        }
+        case 1: {  // a reduction of a (2 x m/2) or (m) block
+            const auto how = static_cast<Reducer>(rng.below(static_cast<int>(Reducer::norm) + 1));
+            const std::int64_t shape[2] = {m > 1 ? 2 : 1, m > 1 ? m / 2 : 1}, stride[2] = {shape[1], 1};
+            e = begin_reduce(t, how, 2, static_cast<int>(rng.below(3)), shape, start(shape[0] * shape[1]), stride, 1.0);
+            break;
+        }
+        case 2: {  // a gather of slots and constants
+            std::vector<std::int64_t> src(m);
+            std::vector<double> c(m);
+            for (std::int64_t j = 0; j < m; ++j) {
+                src[j] = rng.below(3) ? first_node + static_cast<std::int64_t>(rng.below(have)) : 0;
+                c[j] = rng.uniform(-1, 1);
+            }
+            e = begin_gather(t, static_cast<index_t>(m), src.data(), c.data());
+            break;
+        }
+        case 3: {  // (M x K) @ (K x N), one side maybe a constant
+            const std::int64_t M = 1 + rng.below(2), K = 1 + rng.below(2), N = 1 + rng.below(2);
+            if (M * K > have || K * N > have) return;
+            const double A[4] = {0.5, -1, 2, 0.25};
+            const bool ac = rng.below(3) == 0;
+            e = begin_matmul(t, M, K, N, start(M * K), K, 1, ac ? A : nullptr, start(K * N), 1, K, nullptr);
+            break;
+        }
+        case 4: e = begin_cumsum(t, 1, &m, start(m), &one); break;
+        case 5: {  // a block of constants made inside f (an inputs entry)
+            const double v[3] = {rng.uniform(-1, 1), rng.uniform(-1, 1), rng.uniform(-1, 1)};
+            t.push_inputs(v, 3);
+            return;
+        }
+        default: {  // a dense layer on the BLAS
+            const std::int64_t M = 1 + rng.below(2), K = 1 + rng.below(2), N = 1 + rng.below(2);
+            if (M * K > have || K * N > have || N > have) return;
+            DenseOperand x{start(M * K), K, 1, nullptr}, w{start(K * N), N, 1, nullptr}, b{start(N), 1, 0, nullptr};
+            const auto act = static_cast<activation::Kind>(rng.below(activation::count));
+            e = begin_dense(t, M, K, N, x, w, rng.below(2), b, act);
+            break;
+        }
+    }
+    run_entry(t, e);
+    commit_entry(t, e);
+}
+
+inline Program random_program_with_entries(Rng& rng) {
+    Tape t;
+    const index_t n_in = 2 + static_cast<index_t>(rng.below(4));
+    std::vector<double> x(n_in);
+    for (double& v : x) v = rng.uniform(0.2, 1.5);
+    const index_t first = t.push_inputs(x.data(), n_in);
+    std::vector<index_t> inputs;
+    for (index_t k = 0; k < n_in; ++k) inputs.push_back(first + k);
+    const int steps = 3 + static_cast<int>(rng.below(8));
+    for (int k = 0; k < steps; ++k) {
+        if (rng.below(2)) record_random_entry(t, rng);
+        else record_random_op(t, rng, first_node);
+        if (rng.below(5) == 0) {  // a comparison, as _guards.py records them
+            const index_t a = static_cast<index_t>(first_node + rng.below(t.size() - first_node));
+            const double c = rng.uniform(-1, 1);
+            t.record_comparison(Compare::gt, a, 0, c, true, t.value(a) > c);
+        }
+    }
+    std::vector<index_t> outputs;
+    const index_t n_out = 1 + static_cast<index_t>(rng.below(3));
+    for (index_t k = 0; k < n_out; ++k) outputs.push_back(static_cast<index_t>(first_node + rng.below(t.size() - first_node)));
+    const std::vector<Shape> args = {Shape{n_in}};
+    const Shape out = n_out == 1 ? Shape{} : Shape{n_out};
+    return program_from_tape(t, inputs, outputs, args, out, {});
+}
+
 inline std::string bundle(const std::vector<Program>& ps) {
     std::vector<const Program*> ptrs;
     for (const Program& p : ps) ptrs.push_back(&p);
@@ -112,6 +206,8 @@ inline void fix_checksum(std::string& b) {
 // Replay every mode at a few random points: under the sanitizers this is
 // what shows that an accepted program cannot make replay leave its arrays.
 inline void replay_all(const Program& p, Rng& rng) {
+    for (std::size_t k = 0; k < p.entries.list.size(); ++k)  // a mutation may make one: needs a BLAS
+        if (p.entries.list[k].kind == EntryKind::dense && !blas::dgemm_ptr.load()) return;
     const std::size_t rows = 1 + rng.below(3), n_in = p.inputs.size(), n_out = p.outputs.size();
     std::vector<double> X(rows * n_in), V(rows * n_in), W(rows * n_out, 1.0), Y(rows * n_out), D(rows * n_out),
         G(rows * n_in), H(rows * n_in);
@@ -129,11 +225,41 @@ inline void replay_all(const Program& p, Rng& rng) {
     replay::run<replay::Mode::hvp>(p, r);
 }
 
+// Set one field of an array entry of `p` to a value validation must refuse.
+inline bool forge_entry(Program& p, Rng& rng) {
+    ProgramEntries& l = p.entries;
+    Entry& e = l.list[rng.below(l.list.size())];
+    const bool has_geometry = e.kind == EntryKind::elementwise || e.kind == EntryKind::reduce ||
+                              e.kind == EntryKind::matmul || e.kind == EntryKind::cumsum || e.kind == EntryKind::dense;
+    switch (rng.below(7)) {
+        case 0: e.kind = static_cast<EntryKind>(7 + rng.below(200)); return true;  // unknown kind
+        case 1: e.size += 1 + static_cast<index_t>(rng.below(3)); return true;  // overlaps, or slots not its own
+        case 2: e.a = static_cast<index_t>(p.num_nodes() + rng.below(1000)); return true;  // operand outside
+        case 3:
+            if (!has_geometry) return false;
+            e.geometry = l.geometry.size() + 1 + rng.below(1u << 20);  // geometry outside its arena
+            return true;
+        case 4:
+            if (e.kind != EntryKind::gather) return false;
+            l.indices[e.data + rng.below(e.size)] = e.first + static_cast<index_t>(rng.below(e.size));  // not below
+            return true;
+        case 5:
+            if (e.kind != EntryKind::elementwise && e.kind != EntryKind::cumsum && e.kind != EntryKind::matmul &&
+                e.kind != EntryKind::dense)
+                return false;
+            if (e.kind == EntryKind::elementwise && e.ndim == 0) return false;
+            l.geometry[e.geometry] += 1 + static_cast<std::int64_t>(rng.below(5));  // shape no longer its size
+            return true;
+        default: l.weight_count += 1u << 20; return true;  // more weights than the reductions use
+    }
+}
+
 // Set one field of `p` to a value validation must refuse; false if this
 // program has no such field (e.g. no comparisons).
 inline bool forge(Program& p, Rng& rng) {
     const std::size_t n = p.num_nodes();
     const index_t i = static_cast<index_t>(first_node + rng.below(n - first_node));
+    if (!p.entries.empty() && rng.below(2)) return forge_entry(p, rng);
     switch (rng.below(12)) {
         case 0: p.parents[i].a = static_cast<index_t>(i + rng.below(1000)); return true;  // parent not below
         case 1: p.parents[i].b = static_cast<index_t>(n + rng.below(1u << 31)); return true;
@@ -166,7 +292,7 @@ inline bool forge(Program& p, Rng& rng) {
 inline void mutate(Program& p, std::string& bytes, Rng& rng) {
     const std::size_t n = p.num_nodes();
     const index_t i = static_cast<index_t>(first_node + rng.below(n - first_node));
-    switch (rng.below(5)) {
+    switch (rng.below(6)) {
         case 0: p.parents[i].a = static_cast<index_t>(rng.below(i)); break;
         case 1: p.ops[i] = static_cast<std::uint8_t>(2 + rng.below(static_cast<int>(Op::count) - 2)); break;
         case 2: p.constants[i] = rng.uniform(-1e3, 1e3); break;
@@ -174,6 +300,21 @@ inline void mutate(Program& p, std::string& bytes, Rng& rng) {
             if (!p.guards.empty()) {
                 Comparison& g = p.guards[rng.below(p.guards.size())];
                 g.outcome = !g.outcome;
+            }
+            break;
+        case 4:  // an entry's geometry, strides and shapes included, or its other fields
+            if (!p.entries.empty()) {
+                ProgramEntries& l = p.entries;
+                Entry& e = l.list[rng.below(l.list.size())];
+                if (l.geometry.size() && rng.below(2))
+                    l.geometry[rng.below(l.geometry.size())] = static_cast<std::int64_t>(rng.below(9)) - 4;
+                else if (l.indices.size() && rng.below(2))
+                    l.indices[rng.below(l.indices.size())] = static_cast<index_t>(rng.below(e.first + 1));
+                else if (rng.below(2))
+                    e.op = static_cast<Op>(rng.below(static_cast<int>(Op::count)));
+                else
+                    e.reducer = static_cast<Reducer>(rng.below(6)), e.ndim = static_cast<std::uint8_t>(rng.below(3)),
+                    e.split = static_cast<std::uint8_t>(rng.below(3));
             }
             break;
         default: break;
@@ -190,7 +331,7 @@ inline FuzzReport fuzz_load(std::uint64_t cases, std::uint64_t seed) {
     FuzzReport rep;
     Rng rng{seed};
     std::vector<Program> bases;
-    for (int k = 0; k < 16; ++k) bases.push_back(random_program(rng));
+    for (int k = 0; k < 16; ++k) bases.push_back(k % 2 ? random_program_with_entries(rng) : random_program(rng));
     auto violation = [&](const std::string& what) {
         if (!rep.violations++) rep.first_violation = what;
     };
