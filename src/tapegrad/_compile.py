@@ -41,6 +41,7 @@ def _record(f: Callable[..., Any], args: Sequence[Any], debug: bool) -> _core.Pr
     if debug:
         tape._sites = []
         _record_sites(tape, True)
+    tape._guard_arrays = True
     try:
         wrt = [_watch_leaf(tape, np.asarray(a) if isinstance(a, (list, tuple)) else a, i) for i, a in enumerate(args)]
         out = f(*wrt)
@@ -51,6 +52,7 @@ def _record(f: Callable[..., Any], args: Sequence[Any], debug: bool) -> _core.Pr
         return _core.Program.from_tape(tape, tape.generation, in_slots, np.asarray(out_slots, np.uint32), shapes,
                                        out_shape, tape._sites if debug else [])
     finally:
+        tape._guard_arrays = False
         if debug:
             _record_sites(tape, False)
         else:

@@ -7,7 +7,8 @@ array comparison is recorded as one comparison (kind, operand slots or a
 constant, outcome); replay re-checks each and raises BranchChangedError naming
 the element that flipped (``compile(retrace=True)`` records again instead).
 Selections the front end computes from values (clip's pick, sort's order)
-record the comparisons they rest on the same way.
+record the comparisons they rest on the same way. Only a tape that
+tapegrad.compile is recording keeps them (Tape._guard_arrays).
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ def _values(x: Any) -> Any:
     return x.value if isinstance(x, (Var, VarArray)) else x
 
 
+def _wanted(owner: Any) -> bool:
+    """Guards are kept only on a tape that compile is recording: an eager
+    gradient never replays, and a guard per element would cost it time and memory."""
+    return bool(getattr(owner, "_guard_arrays", False))
+
+
 def compare(kind: int, a: Any, b: Any) -> Any:
     """``a <kind> b`` elementwise on values (numpy's result), each element
     recorded on the operands' tape as a comparison.
@@ -55,6 +62,8 @@ def compare(kind: int, a: Any, b: Any) -> Any:
     if not traced:
         return result
     owner = tape_of(traced[0])
+    if not _wanted(owner):
+        return result
     # An operand on another tape is a constant here (as in Var comparisons).
     a, b = (x if not isinstance(x, (Var, VarArray)) or tape_of(x) is owner else _values(x) for x in (a, b))
     try:
@@ -74,6 +83,8 @@ def record(owner: Any, kind: int, a: Any, b: Any, outcome: np.ndarray) -> None:
     >>> t = tg.Tape(); x = t.vars([1.0, 3.0])
     >>> record(t, LESS, x, 2.0, np.array([True, False]))
     """
+    if not _wanted(owner):
+        return
     shape = np.shape(outcome)
     sa, ca = (np.broadcast_to(v, shape).reshape(-1) for v in _operand(a))
     sb, cb = (np.broadcast_to(v, shape).reshape(-1) for v in _operand(b))
@@ -101,6 +112,8 @@ def record_order(owner: Any, slots: np.ndarray, axis: int) -> None:
     >>> t = tg.Tape(); x = t.vars([1.0, 2.0])
     >>> record_order(t, x.slots(), 0)
     """
+    if not _wanted(owner):
+        return
     s = np.moveaxis(np.asarray(slots, dtype=np.int64), axis, -1)
     if s.shape[-1] < 2:
         return

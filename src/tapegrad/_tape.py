@@ -31,6 +31,9 @@ class Tape(_core.Tape):
 
     # Source line of each comparison, noted only under tapegrad.compile(debug=True).
     _sites: list[str]
+    # Whether array comparisons are recorded as guards: only while compile
+    # records (eager gradients never replay, and a guard per element costs).
+    _guard_arrays: bool = False
 
     def var(self, value: float) -> Var:
         """Record an independent variable holding ``value``.
