@@ -45,6 +45,18 @@ def test_argnums_tuple_namedtuple_and_integer_inputs(rng):
     assert tg.grad(f, argnums=-1)(p, x, 2.0) == pytest.approx(8.0)
 
 
+def test_zero_dimensional_array_inputs_keep_their_shape():
+    # np.asarray(0.7) is an array of shape (): its gradient is one too (not shape (1,), not a float).
+    x = np.asarray(0.7)
+    g = tg.grad(lambda v: v * tg.sin(v))(x)
+    assert isinstance(g, np.ndarray) and g.shape == ()
+    assert g == pytest.approx(np.sin(0.7) + 0.7 * np.cos(0.7), rel=1e-15)
+    _, gp = tg.value_and_grad(lambda p: p["a"] * p["b"])({"a": np.asarray(2.0), "b": 3.0})
+    assert isinstance(gp["a"], np.ndarray) and gp["a"].shape == () and gp["a"] == 3.0
+    assert isinstance(gp["b"], float) and gp["b"] == 2.0
+    assert tg.jacobian(lambda v: v * v)(x).shape == ()
+
+
 def test_has_aux_leaves_the_tape(rng):
     def f(x):
         y = tg.exp(x)

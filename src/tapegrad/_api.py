@@ -81,7 +81,7 @@ def _split(flat: np.ndarray, leaves: Sequence[Var | VarArray], tree: Any, lead: 
         size = 1 if isinstance(x, Var) else x.size
         block = flat[..., at:at + size].reshape(lead + shape)
         at += size
-        parts.append(float(block) if not lead and not shape else block)
+        parts.append(float(block) if not lead and isinstance(x, Var) else block)
     return unflatten(tree, parts)
 
 

@@ -785,7 +785,7 @@ cdef object _values_of(object x):
 def _new_vars(owner, values) -> VarArray:
     """Record one input node per element of the float64 ndarray `values`."""
     cdef Tape* tape = _tape_ptr(owner)
-    arr = np.ascontiguousarray(values, dtype=np.float64)
+    arr = np.asarray(values, dtype=np.float64, order="C")  # keeps a 0-d array 0-d
     cdef Py_ssize_t n = 0
     cdef const double* p = <const double*>_data(arr, &n)
     cdef index_t first = tape.size()
