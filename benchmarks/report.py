@@ -152,6 +152,14 @@ def workload_markdown(wl: Any, rows: list[Any], tol: float) -> str:
         out += [""] + [f"Not run ({reason}): {', '.join(labels)}." for reason, labels in by_reason.items()]
     notes = [v.note for v in wl.variants if v.note and any(r.variant == v.label and r.status == "ok" for r in rows)]
     notes += wl.notes
+    if wl.env_unset:
+        kernels: dict[str, str] = {}
+        for r in rows:
+            if r.status == "ok" and r.data.get("blas") and r.tool not in kernels:
+                kernels[r.tool] = blas_summary(r.data["blas"])
+        notes.append(f"Every tool's process ran with {' and '.join(wl.env_unset)} unset (for all alike), so "
+                     "OpenBLAS picked its kernel for this CPU itself. BLAS each tool loaded here: "
+                     + ("; ".join(f"{t}: {k}" for t, k in kernels.items()) or "none reported") + ".")
     if notes:
         out += [""] + [f"- {n}" for n in notes]
     out.append("")

@@ -146,7 +146,8 @@ def run_child(wl: Workload, label: str, size: int, a: argparse.Namespace, timeou
     cmd = [sys.executable, os.path.join(HERE, "child.py"), wl.key, label, str(size),
            "--budget", str(a.budget), "--repeat", str(a.repeat), "--cache", a.cache]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        child = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        env = {k: v for k, v in os.environ.items() if k not in wl.env_unset}
+        child = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env)
         start = time.perf_counter()
         while child.poll() is None:
             time.sleep(0.2)

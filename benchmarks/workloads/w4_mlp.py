@@ -233,6 +233,10 @@ WORKLOAD = Workload(
     op_name="multiply-add of the forward pass",
     reference=reference,
     tapegrad_ref=("tapegrad.nn.dense", "tapegrad (VarArray @)", "tapegrad (scalar loop)"),
+    # The matrix products decide this workload. A machine may pin OpenBLAS to an older kernel
+    # (OPENBLAS_CORETYPE, e.g. Haswell on an AVX-512 CPU: ~55 instead of ~90 GFLOP/s here) while
+    # JAX and PyTorch bring GEMMs of their own; unset for every tool, each runs its best kernel.
+    env_unset=("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"),
     variants=[
         Variant("numpy (forward only)", "numpy", _numpy_forward, role="baseline"),
         Variant("numpy (hand-written backprop)", "numpy", _numpy_backprop, role="hand"),

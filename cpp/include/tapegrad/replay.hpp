@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <system_error>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -32,6 +33,7 @@
 #include "dual.hpp"
 #include "formulas.hpp"
 #include "program.hpp"
+#include "workers.hpp"
 
 namespace tapegrad::replay {
 
@@ -491,16 +493,23 @@ BranchChange run(const Program& p, const Request& r, unsigned threads = 1) {
             errors[k] = std::current_exception();
         }
     };
-    std::vector<std::thread> pool;
-    pool.reserve(parts - 1);
+    bool kept = false;  // the kept threads (workers.hpp), or, when busy, threads of this call's own
     try {
-        for (std::size_t k = 1; k < parts; ++k) pool.emplace_back(work, k);
-    } catch (...) {
-        for (auto& t : pool) t.join();
-        throw;
+        kept = workers::kept().try_run(parts, work);
+    } catch (const std::system_error&) {  // could not start a kept thread
     }
-    work(0);
-    for (auto& t : pool) t.join();
+    if (!kept) {
+        std::vector<std::thread> pool;
+        pool.reserve(parts - 1);
+        try {
+            for (std::size_t k = 1; k < parts; ++k) pool.emplace_back(work, k);
+        } catch (...) {
+            for (auto& t : pool) t.join();
+            throw;
+        }
+        work(0);
+        for (auto& t : pool) t.join();
+    }
     for (auto& e : errors)
         if (e) std::rethrow_exception(e);
     for (const BranchChange& c : changes)
