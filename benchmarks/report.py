@@ -69,6 +69,7 @@ def environment_markdown(env: dict[str, Any]) -> str:
         f"- BLAS (numpy, threadpoolctl): {blas_summary(env['numpy_blas'])}",
         "- threads: " + ", ".join(f"{k}={val or '(unset)'}" for k, val in env["threads"].items())
         + "; torch.set_num_threads(1); jax x64 on CPU"
+        + (f"; {env['pinned']}" if env.get("pinned") else "")
         + "".join(f"; {k}={val}" for k, val in env["other_env"].items()),
         "- protocol: each (tool, size) runs in a fresh process; a sample is the mean of k back-to-back calls, "
         "min/median/max over the samples; setup = building/recording/compiling plus the first call; peak memory "

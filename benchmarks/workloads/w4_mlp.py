@@ -234,8 +234,9 @@ WORKLOAD = Workload(
     reference=reference,
     tapegrad_ref=("tapegrad.nn.dense", "tapegrad (VarArray @)", "tapegrad (scalar loop)"),
     # The matrix products decide this workload. A machine may pin OpenBLAS to an older kernel
-    # (OPENBLAS_CORETYPE, e.g. Haswell on an AVX-512 CPU: ~55 instead of ~90 GFLOP/s here) while
-    # JAX and PyTorch bring GEMMs of their own; unset for every tool, each runs its best kernel.
+    # (OPENBLAS_CORETYPE, e.g. Haswell on an AVX-512 CPU: issue 5 measured ~55 instead of ~90
+    # GFLOP/s), which slows numpy and tapegrad but not JAX and PyTorch, whose GEMMs are their own.
+    # Unset for every tool alike, OpenBLAS picks its kernel for the CPU; the table says which ran.
     env_unset=("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"),
     variants=[
         Variant("numpy (forward only)", "numpy", _numpy_forward, role="baseline"),
