@@ -158,7 +158,8 @@ def run_child(wl: Workload, label: str, size: int, a: argparse.Namespace, timeou
         # Pinned before exec, so every thread the child ever starts shares one core: "one thread"
         # then holds for tools whose runtimes also work on helper threads (measured: jax.jit's W4
         # step keeps two threads busy despite XLA_FLAGS; unpinned on a quiet machine it ran its
-        # H = 1024 step in 20.7 ms, under the 34 ms its products take on one core).
+        # H = 1024 step in 20.7 ms, under the 34 ms its products take on one core). JAX sizes its
+        # thread pool by the affinity mask, the way its maintainers give to limit it (jax-ml/jax#1539).
         pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
         child = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env, preexec_fn=pin)
         start = time.perf_counter()
