@@ -12,11 +12,12 @@ the best round too) and ratios to tapegrad; the process is
 pinned to one core (--no-pin to leave it free) and every BLAS limited to one
 thread, and it prints which BLAS kernel each library runs (threadpoolctl).
 
-OpenBLAS picks its CPU kernel at load time; OPENBLAS_CORETYPE overrides that.
-To compare kernels, set or unset it (and OPENBLAS_L2_SIZE) for the whole
-command, so numpy and tapegrad run the same one, e.g.
-
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_mlp.py
+OpenBLAS picks its CPU kernel at load time; OPENBLAS_CORETYPE overrides that
+(a machine may pin an older kernel, e.g. Haswell on an AVX-512 CPU), while JAX
+and PyTorch bring matrix products of their own. So the script runs with
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, for numpy and tapegrad alike (it
+restarts itself without them); --keep-openblas-env keeps them as they are, to
+compare kernels. Either way it prints which kernel each library ran.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+
+# OpenBLAS reads these when it loads: unset them (see above) by restarting before any import.
+OPENBLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+if "--keep-openblas-env" not in sys.argv and any(k in os.environ for k in OPENBLAS_ENV):
+    os.execve(sys.executable, [sys.executable, *sys.argv],
+              {k: v for k, v in os.environ.items() if k not in OPENBLAS_ENV})
 
 # Thread limits must be in place before torch and jax start their pools.
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
@@ -148,6 +155,32 @@ def one_thread():
     return threadpool_limits(1)
 
 
+def step_products(params, X):
+    """The step's eight matrix products as (a, b) operand pairs, the layout the dense kernel
+    hands to BLAS (forward X W; backward dX = dZ Wᵀ and dW = Xᵀ dZ; no dX for the data)."""
+    (W1, _), (W2, _), (W3, _) = [(p["W"], p["b"]) for p in params]
+    H1 = np.tanh(X @ W1)
+    H2 = np.tanh(H1 @ W2)
+    dZ3, dZ = np.ones((BATCH, 1)), np.ones_like(H1)
+    return [(X, W1), (H1, W2), (H2, W3), (H2.T, dZ3), (dZ3, W3.T), (H1.T, dZ), (dZ, W2.T), (X.T, dZ)]
+
+
+def breakdown(params, X, y, rounds: int) -> tuple[float, float]:
+    """Medians of one tapegrad step and of its matrix products alone (same shapes, same BLAS,
+    interleaved round by round): how much of the step is GEMM and how much the rest."""
+    products = step_products(params, X)
+    step, gemms = [], []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        tapegrad_step(params, X, y)
+        t1 = time.perf_counter()
+        for a, b in products:
+            _core._gemm(a, b)
+        step.append(t1 - t0)
+        gemms.append(time.perf_counter() - t1)
+    return statistics.median(step), statistics.median(gemms)
+
+
 def gemm_rates(h: int, rounds: int) -> tuple[float, float]:
     """GFLOP/s of tapegrad's BLAS and numpy's matmul on the (256 x h) @ (h x h) product."""
     rng = np.random.default_rng(1)
@@ -183,6 +216,8 @@ def main() -> None:
                         help="timed rounds per implementation at H = 1024; smaller H get proportionally more "
                              "(at most 300), since their steps are short and noise hits them harder")
     parser.add_argument("--no-pin", action="store_true", help="do not pin the process to one core")
+    parser.add_argument("--keep-openblas-env", action="store_true",
+                        help="keep OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE as set (default: run without them)")
     args = parser.parse_args()
     if not args.no_pin and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -201,7 +236,7 @@ def main() -> None:
 
     print(f"\nOne training step, MLP {N_IN} -> H -> H -> 1, tanh, batch {BATCH}, float64, one thread.")
     print(f"tapegrad {tg.__version__}, numpy {np.__version__}, Python {sys.version.split()[0]}; "
-          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+          + ", ".join(f"{k}={os.environ.get(k, '(unset)')}" for k in OPENBLAS_ENV))
     for H in args.sizes:
         params, X, y = make_problem(H)
         want_loss, want = numpy_step(params, X, y)
@@ -230,6 +265,10 @@ def main() -> None:
         ours, theirs = gemm_rates(H, max(5, args.rounds // 2))
         print(f"\nGEMM ({BATCH} x {H}) @ ({H} x {H}): tapegrad's BLAS {ours:.1f} GFLOP/s, "
               f"numpy matmul {theirs:.1f} GFLOP/s (ratio {ours / theirs:.2f})")
+        step, gemms = breakdown(params, X, y, rounds)
+        print(f"tapegrad step {duration(step).strip()}: its 8 matrix products alone {duration(gemms).strip()} "
+              f"({gemms / step:.0%}), everything else (recording, bias + activation passes, dZ, adjoint "
+              f"zeroing, loss, Python) {duration(step - gemms).strip()}")
     ours, theirs = tanh_rates(BATCH * max(args.sizes), 31)
     print(f"\ntanh over {BATCH * max(args.sizes)} values: the dense kernel's loop {ours:.2f} ns/value, "
           f"numpy's np.tanh {theirs:.2f} ns/value (ratio {theirs / ours:.2f})")

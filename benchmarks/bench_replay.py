@@ -20,6 +20,7 @@ the issue's, quoted as reference, not measured by this script.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -59,6 +60,15 @@ def per_call(fn: Callable[[], object], min_seconds: float = 0.005) -> float:
         if elapsed >= min_seconds:
             return elapsed / calls
         calls *= 2 if elapsed < min_seconds / 4 else 1 + int(min_seconds / max(elapsed, 1e-9))
+
+
+def cpu_per_call(fn: Callable[[], object], calls: int) -> float:
+    """CPU seconds (all of this process's threads together) per call of fn: what
+    threads cost in work, whatever else the shared machine runs meanwhile."""
+    t0 = time.process_time()
+    for _ in range(calls):
+        fn()
+    return (time.process_time() - t0) / calls
 
 
 def once(fn: Callable[[], object]) -> float:
@@ -108,6 +118,7 @@ def main() -> None:
     x0 = np.full(a.n, 0.5)
     xs = rng.uniform(-1, 1, a.n)
     X = rng.uniform(-1, 1, a.batch)
+    X10 = rng.uniform(-1, 1, 10 * a.batch)  # threads at ten times the batch
     cf = tg.compile(rosen, x0)
     cs = tg.compile(seed, 0.5)
     if casadi is not None:
@@ -130,6 +141,10 @@ def main() -> None:
         r.add("batch value", per_call(lambda: cs(X)) / a.batch)
         r.add("batch vg", per_call(lambda: cs.value_and_grad(X)) / a.batch)
         r.add("batch vg 2 threads", per_call(lambda: cs.value_and_grad(X, threads=2)) / a.batch)
+        r.add("batch vg cpu", cpu_per_call(lambda: cs.value_and_grad(X), 20) / a.batch)
+        r.add("batch vg 2 threads cpu", cpu_per_call(lambda: cs.value_and_grad(X, threads=2), 20) / a.batch)
+        r.add("big vg", per_call(lambda: cs.value_and_grad(X10)) / X10.size)
+        r.add("big vg 2 threads", per_call(lambda: cs.value_and_grad(X10, threads=2)) / X10.size)
         r.add("single value", per_call(lambda: cs(0.3)))
         r.add("single vg", per_call(lambda: cs.value_and_grad(0.3)))
         if casadi is not None:
@@ -160,6 +175,12 @@ def main() -> None:
          peer("casadi batch value", ns, "ns/point") + (" (map)" if have else ""), "", "<= 30 ns/point"),
         ("  value_and_grad", f"{r.median('batch vg') * ns:.3g} ns/point", "", "", ""),
         ("  value_and_grad, threads=2", f"{r.median('batch vg 2 threads') * ns:.3g} ns/point", "", "", ""),
+        ("  threads=1 time / threads=2 time (same round)", f"{r.ratio('batch vg', 'batch vg 2 threads'):.2f}x",
+         "", "", "> 1 with a free core"),
+        ("  CPU time per point (all threads), 1 / 2 threads",
+         f"{r.median('batch vg cpu') * ns:.3g} / {r.median('batch vg 2 threads cpu') * ns:.3g} ns", "", "", ""),
+        (f"  B={10 * a.batch}: threads=1 time / threads=2 time", f"{r.ratio('big vg', 'big vg 2 threads'):.2f}x",
+         "", "", "> 1 with a free core"),
         ("seed example, single call: value", f"{r.median('single value') * ns:.0f} ns",
          peer("casadi single value", ns, "ns"), "CasADi 9.3 us; jax.jit 14 us", "<= 1 us"),
         ("  value_and_grad", f"{r.median('single vg') * ns:.0f} ns", "", "", "<= 1 us"),
@@ -175,7 +196,8 @@ def main() -> None:
             "issue's reference figures (not run here)", "target")
     widths = [max(len(str(row[k])) for row in rows + [head]) for k in range(5)]
     fmt = " | ".join(f"{{:<{w}}}" for w in widths)
-    print(f"Compiled tapes, medians of {a.rounds} interleaved rounds ({cf.num_nodes} nodes for Rosenbrock)\n")
+    print(f"Compiled tapes, medians of {a.rounds} interleaved rounds ({cf.num_nodes} nodes for Rosenbrock); "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end\n")
     print(fmt.format(*head))
     print("-+-".join("-" * w for w in widths))
     for row in rows:

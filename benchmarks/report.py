@@ -69,6 +69,7 @@ def environment_markdown(env: dict[str, Any]) -> str:
         f"- BLAS (numpy, threadpoolctl): {blas_summary(env['numpy_blas'])}",
         "- threads: " + ", ".join(f"{k}={val or '(unset)'}" for k, val in env["threads"].items())
         + "; torch.set_num_threads(1); jax x64 on CPU"
+        + (f"; {env['pinned']}" if env.get("pinned") else "")
         + "".join(f"; {k}={val}" for k, val in env["other_env"].items()),
         "- protocol: each (tool, size) runs in a fresh process; a sample is the mean of k back-to-back calls, "
         "min/median/max over the samples; setup = building/recording/compiling plus the first call; peak memory "
@@ -152,6 +153,14 @@ def workload_markdown(wl: Any, rows: list[Any], tol: float) -> str:
         out += [""] + [f"Not run ({reason}): {', '.join(labels)}." for reason, labels in by_reason.items()]
     notes = [v.note for v in wl.variants if v.note and any(r.variant == v.label and r.status == "ok" for r in rows)]
     notes += wl.notes
+    if wl.env_unset:
+        kernels: dict[str, str] = {}
+        for r in rows:
+            if r.status == "ok" and r.data.get("blas") and r.tool not in kernels:
+                kernels[r.tool] = blas_summary(r.data["blas"])
+        notes.append(f"Every tool's process ran with {' and '.join(wl.env_unset)} unset (for all alike), so "
+                     "OpenBLAS picked its kernel for this CPU itself. BLAS each tool loaded here: "
+                     + ("; ".join(f"{t}: {k}" for t, k in kernels.items()) or "none reported") + ".")
     if notes:
         out += [""] + [f"- {n}" for n in notes]
     out.append("")

@@ -141,12 +141,27 @@ def _cost(r: Row) -> float:
     return d.get("setup", 0.0) + min(d.get("times", [0.0]))
 
 
+def pinned_cpu(a: argparse.Namespace) -> int | None:
+    """The one CPU every child runs on (the last this process may use), or None with --no-pin."""
+    if a.no_pin or not hasattr(os, "sched_setaffinity"):
+        return None
+    return sorted(os.sched_getaffinity(0))[-1]
+
+
 def run_child(wl: Workload, label: str, size: int, a: argparse.Namespace, timeout: float) -> tuple[str, str, dict]:
     """Run one measurement in a child; stop it past `timeout` or past --mem-limit of resident memory."""
     cmd = [sys.executable, os.path.join(HERE, "child.py"), wl.key, label, str(size),
            "--budget", str(a.budget), "--repeat", str(a.repeat), "--cache", a.cache]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        child = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        env = {k: v for k, v in os.environ.items() if k not in wl.env_unset}
+        cpu = pinned_cpu(a)
+        # Pinned before exec, so every thread the child ever starts shares one core: "one thread"
+        # then holds for tools whose runtimes also work on helper threads (measured: jax.jit's W4
+        # step keeps two threads busy despite XLA_FLAGS; unpinned on a quiet machine it ran its
+        # H = 1024 step in 20.7 ms, under the 34 ms its products take on one core). JAX sizes its
+        # thread pool by the affinity mask, the way its maintainers give to limit it (jax-ml/jax#1539).
+        pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
+        child = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env, preexec_fn=pin)
         start = time.perf_counter()
         while child.poll() is None:
             time.sleep(0.2)
@@ -260,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="seconds a peer may take per size before it is stopped/skipped (default 60)")
     p.add_argument("--mem-limit", type=float, default=8.0, help="GB a size is predicted to need before it is skipped")
     p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--no-pin", action="store_true",
+                   help="do not pin each child to one CPU (then tools with helper threads may use more than one core)")
     a = p.parse_args(argv)
     a.budget = a.budget if a.budget is not None else (0.2 if a.quick else 1.5)
     a.repeat = a.repeat if a.repeat is not None else (3 if a.quick else 7)
@@ -273,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"--tools: unknown tool(s) {', '.join(unknown)}; choose from {', '.join(peers.TOOLS)}")
     workloads = select(a.only)
     env = environment.describe(command)
+    cpu = pinned_cpu(a)
+    env["pinned"] = f"each child pinned to CPU {cpu}" if cpu is not None else "children not pinned (--no-pin)"
     print(report.environment_markdown(env), flush=True)
     missing: dict[str, list[str]] = {}
     for wl in workloads:

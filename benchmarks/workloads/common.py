@@ -43,6 +43,8 @@ class Workload:
     timeout_factor: float = 1.0             # this workload's children may run this many times --timeout
     large_sizes: tuple[int, ...] = ()
     notes: list[str] = field(default_factory=list)
+    # environment variables removed from every child of this workload, for all tools alike
+    env_unset: tuple[str, ...] = ()
 
     def variant(self, label: str) -> Variant:
         for v in self.variants:

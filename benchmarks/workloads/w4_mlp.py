@@ -233,6 +233,11 @@ WORKLOAD = Workload(
     op_name="multiply-add of the forward pass",
     reference=reference,
     tapegrad_ref=("tapegrad.nn.dense", "tapegrad (VarArray @)", "tapegrad (scalar loop)"),
+    # The matrix products decide this workload. A machine may pin OpenBLAS to an older kernel
+    # (OPENBLAS_CORETYPE, e.g. Haswell on an AVX-512 CPU: issue 5 measured ~55 instead of ~90
+    # GFLOP/s), which slows numpy and tapegrad but not JAX and PyTorch, whose GEMMs are their own.
+    # Unset for every tool alike, OpenBLAS picks its kernel for the CPU; the table says which ran.
+    env_unset=("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"),
     variants=[
         Variant("numpy (forward only)", "numpy", _numpy_forward, role="baseline"),
         Variant("numpy (hand-written backprop)", "numpy", _numpy_backprop, role="hand"),

@@ -50,8 +50,9 @@ py::typing::Dict<py::str, py::array> nodes(const TapeHandle& h) {
         const auto k = static_cast<py::ssize_t>(i);
         pa_(k) = t.parents()[i].a;
         pb_(k) = t.parents()[i].b;
-        da_(k) = t.partials()[i].a;
-        db_(k) = t.partials()[i].b;
+        const bool input = t.op(static_cast<index_t>(i)) == Op::input;  // inputs keep no partials (Tape::push_inputs)
+        da_(k) = input ? 0.0 : t.partials()[i].a;
+        db_(k) = input ? 0.0 : t.partials()[i].b;
     }
     return py::dict("opcode"_a = copy_of(t.ops(), n), "parent_a"_a = pa, "parent_b"_a = pb,
                     "partial_a"_a = da, "partial_b"_a = db, "value"_a = copy_of(t.values(), n));

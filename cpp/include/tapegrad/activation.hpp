@@ -140,14 +140,18 @@ inline std::uint64_t non_finite(double v) noexcept {
 
 // dz = g * act'(y) for the elementwise activations, from the output y; an
 // output with adjoint 0 passes exactly 0 (not 0 * NaN), as on the scalar tape.
+// Returns whether any g was nonzero (learnt in the same pass, see dense.hpp).
 #define TG_DERIV_LOOP(name, dy_expr)                                                                      \
-    [[maybe_unused]] TG_VECTOR_CLONES void name##_adjoint(double* dz, const double* g, const double* yv, \
+    [[maybe_unused]] TG_VECTOR_CLONES bool name##_adjoint(double* dz, const double* g, const double* yv, \
                                                           std::int64_t n) noexcept {                     \
+        std::uint64_t nonzero = 0;                                                                       \
         for (std::int64_t i = 0; i < n; ++i) {                                                           \
             const double y = yv[i];                                                                      \
             (void)y;                                                                                     \
+            nonzero |= g[i] != 0.0;                                                                      \
             dz[i] = g[i] == 0.0 ? 0.0 : g[i] * (dy_expr);                                                \
         }                                                                                                \
+        return nonzero;                                                                                  \
     }
 TG_ACTIVATIONS(TG_DERIV_LOOP)
 #undef TG_DERIV_LOOP
@@ -185,13 +189,15 @@ inline bool apply_rows(Kind kind, double* y, std::int64_t rows, std::int64_t col
     return finite;
 }
 
-// dz = g * act'(z), act' taken from the output y = act(z).
-inline void adjoint(Kind kind, double* dz, const double* g, const double* y, std::int64_t n) {
+// dz = g * act'(z), act' taken from the output y = act(z). Returns whether
+// any g was nonzero.
+inline bool adjoint(Kind kind, double* dz, const double* g, const double* y, std::int64_t n) {
     switch (kind) {
-#define TG_CASE(name, dy) case Kind::name: name##_adjoint(dz, g, y, n); return;
+#define TG_CASE(name, dy) case Kind::name: return name##_adjoint(dz, g, y, n);
         TG_ACTIVATIONS(TG_CASE)
 #undef TG_CASE
     }
+    return true;
 }
 
 }  // namespace tapegrad::activation

@@ -94,8 +94,11 @@ inline void backward(const ConstMatrix& x, const ConstMatrix& w, const double* y
                      activation::Kind act, const Gradients& g, bool finite) {
     check_shapes(x, w, w.cols);
     const std::int64_t rows = x.rows, n_out = w.cols, n = rows * n_out;
-    // An entry off the output's path passes exactly nothing back.
-    if (std::all_of(dy, dy + n, [](double v) { return v == 0.0; })) return;
+    const bool identity = act == activation::Kind::identity;
+    // An entry off the output's path passes exactly nothing back: dy all 0.
+    // The activation's pass below finds that out on its way; the identity,
+    // which has no such pass, looks first.
+    if (identity && std::all_of(dy, dy + n, [](double v) { return v == 0.0; })) return;
     // dz, and db summed row by row while each row of dz is still in cache
     double* db = nullptr;
     if (g.db.data) {
@@ -104,14 +107,14 @@ inline void backward(const ConstMatrix& x, const ConstMatrix& w, const double* y
         if (g.db.stride != 1) std::fill(db, db + n_out, 0.0);
     }
     const double* dz = dy;
-    double* buf = act == activation::Kind::identity
-                      ? nullptr
-                      : blas::detail::scratch(blas::detail::scratch_dz, static_cast<std::size_t>(n));
+    double* buf = identity ? nullptr : blas::detail::scratch(blas::detail::scratch_dz, static_cast<std::size_t>(n));
+    bool nonzero = identity;  // (the identity checked above)
     for (std::int64_t i = 0; i < rows; ++i) {
         const std::int64_t at = i * n_out;
-        if (buf) activation::adjoint(act, buf + at, dy + at, y + at, n_out);
+        if (buf) nonzero |= activation::adjoint(act, buf + at, dy + at, y + at, n_out);
         if (db) activation::add_in_place(db, (buf ? buf : dy) + at, n_out);
     }
+    if (!nonzero) return;  // db got only zeros added (each dz is exactly 0 where dy is)
     if (buf) dz = buf;
     if (db && g.db.stride != 1)
         for (std::int64_t j = 0; j < n_out; ++j) g.db.data[j * g.db.stride] += db[j];

@@ -17,17 +17,19 @@
 // opcode is dispatched once per chunk and the inner loop over lanes
 // vectorises. A single point is the case L = 1, compiled separately so its
 // loops vanish. Chunks are sized to keep the workspace in cache; `threads`
-// splits a batch into contiguous ranges, one std::thread each.
+// splits a batch over kept threads (workers.hpp), which take chunks in turn.
 //
 // Replay never writes to the Program, so many threads may replay one at once.
 // Each thread works in a thread_local workspace reused across calls.
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <system_error>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -36,6 +38,7 @@
 #include "dual.hpp"
 #include "formulas.hpp"
 #include "program.hpp"
+#include "workers.hpp"
 
 namespace tapegrad::replay {
 
@@ -584,27 +587,48 @@ BranchChange run(const Program& p, const Request& r, unsigned threads = 1) {
         detail::run_rows<T, M>(p, r, 0, r.rows, L, change);
         return change;
     }
-    // Contiguous ranges of whole chunks, one per thread.
+    // Each thread takes the next chunk until none is left, rather than a
+    // fixed share: on a shared machine a thread whose core is busy elsewhere
+    // then does fewer chunks instead of holding up the call (with fixed
+    // halves, two threads took as long as one whenever the second core was
+    // taken). A chunk's numbers do not depend on the thread that computes it.
+    // Chunks are taken in order, so when one finds a changed comparison every
+    // earlier chunk has been taken and runs to the end: the first change in
+    // row order is among the threads' first ones; later chunks may be skipped.
     std::vector<BranchChange> changes(parts);
     std::vector<std::exception_ptr> errors(parts);
+    std::atomic<std::size_t> next{0};
+    std::atomic<bool> stop{false};
     auto work = [&](std::size_t k) {
-        const std::size_t first = chunks * k / parts * L, last = std::min(r.rows, chunks * (k + 1) / parts * L);
         try {
-            detail::run_rows<T, M>(p, r, first, last, L, changes[k]);
+            while (!stop.load(std::memory_order_relaxed)) {
+                const std::size_t c = next.fetch_add(1, std::memory_order_relaxed);
+                if (c >= chunks) return;
+                detail::run_rows<T, M>(p, r, c * L, std::min(r.rows, (c + 1) * L), L, changes[k]);
+                if (changes[k] && !r.status) stop.store(true, std::memory_order_relaxed);
+            }
         } catch (...) {
             errors[k] = std::current_exception();
+            stop.store(true, std::memory_order_relaxed);
         }
     };
-    std::vector<std::thread> pool;
-    pool.reserve(parts - 1);
+    bool kept = false;  // the kept threads (workers.hpp), or, when busy, threads of this call's own
     try {
-        for (std::size_t k = 1; k < parts; ++k) pool.emplace_back(work, k);
-    } catch (...) {
-        for (auto& t : pool) t.join();
-        throw;
+        kept = workers::kept().try_run(parts, work);
+    } catch (const std::system_error&) {  // could not start a kept thread
     }
-    work(0);
-    for (auto& t : pool) t.join();
+    if (!kept) {
+        std::vector<std::thread> pool;
+        pool.reserve(parts - 1);
+        try {
+            for (std::size_t k = 1; k < parts; ++k) pool.emplace_back(work, k);
+        } catch (...) {
+            for (auto& t : pool) t.join();
+            throw;
+        }
+        work(0);
+        for (auto& t : pool) t.join();
+    }
     for (auto& e : errors)
         if (e) std::rethrow_exception(e);
     for (const BranchChange& c : changes)
