@@ -28,6 +28,7 @@ from collections.abc import Callable
 import numpy as np
 
 import tapegrad as tg
+from timing import per_call
 
 try:
     import casadi
@@ -47,19 +48,6 @@ def seed(x, exp=tg.exp, sqrt=tg.sqrt, cos=tg.cos):
     b = exp(a)
     c = a + b
     return sqrt(c) + cos(c)
-
-
-def per_call(fn: Callable[[], object], min_seconds: float = 0.005) -> float:
-    """Seconds per call of fn, timing enough calls to last about min_seconds."""
-    calls = 1
-    while True:
-        t0 = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        elapsed = time.perf_counter() - t0
-        if elapsed >= min_seconds:
-            return elapsed / calls
-        calls *= 2 if elapsed < min_seconds / 4 else 1 + int(min_seconds / max(elapsed, 1e-9))
 
 
 def cpu_per_call(fn: Callable[[], object], calls: int) -> float:

@@ -34,23 +34,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 import tapegrad as tg  # noqa: E402
+from timing import per_call  # noqa: E402
 
 
 def rosenbrock(x):
     return (100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum()
-
-
-def per_call(fn: Callable[[], object], min_seconds: float) -> float:
-    """Seconds per call of fn, timing enough calls to last about min_seconds."""
-    calls = 1
-    while True:
-        t0 = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        elapsed = time.perf_counter() - t0
-        if elapsed >= min_seconds:
-            return elapsed / calls
-        calls *= 2 if elapsed < min_seconds / 4 else 1 + int(min_seconds / max(elapsed, 1e-9))
 
 
 def mlp_case(hidden: int, rng: np.random.Generator):
