@@ -126,7 +126,7 @@ py::array_t<double> pullback(TapeHandle& h, py::array_t<std::uint32_t, py::array
 }
 
 py::typing::Dict<py::str, py::int_> entry_counts(const TapeHandle& h) {
-    static const char* kinds[] = {"elementwise", "reduce", "gather", "matmul", "cumsum", "inputs", "dense"};
+    static const char* kinds[] = {"elementwise", "reduce", "gather", "matmul", "cumsum", "inputs", "dense", "fused"};
     py::typing::Dict<py::str, py::int_> d;
     for (const char* k : kinds) d[k] = 0;
     const EntryList& list = h.tape.entries();

@@ -26,13 +26,14 @@ def _reduce(name: str, how: str, a: ArrayLike, axis: Any, keepdims: bool,
         return elementwise("abs", (a,)) if how == "norm" else a
     axes = _axes(axis, a.ndim)
     kept = [d for d in range(a.ndim) if d not in axes]
-    first, shape, strides = a._view()
+    shape = a.shape  # (not a._view(): that would put a pending array on the tape, and a sum fuses with it)
     count: int = math.prod(shape[d] for d in axes)
     if count == 0 and how in ("max", "min") and math.prod(shape[d] for d in kept) != 0:
         raise ValueError(f"zero-size array to reduction operation {'maximum' if how == 'max' else 'minimum'} "
                          "which has no identity")
     scale = (1.0 / count if count else math.nan) if mean else 1.0
-    out = record_reduce(transpose(a, kept + list(axes)) if kept else a, len(kept), how, scale)
+    order = kept + list(axes)
+    out = record_reduce(a if order == sorted(order) else transpose(a, order), len(kept), how, scale)
     if keepdims:
         out = expand_dims(out, axes) if axes else out
     return out

@@ -27,6 +27,7 @@
 #include "entries/dense.hpp"
 #include "entries/elementwise.hpp"
 #include "entries/entry.hpp"
+#include "entries/fused.hpp"
 #include "entries/gather.hpp"
 #include "entries/matmul.hpp"
 #include "entries/reduce.hpp"
@@ -44,6 +45,7 @@ inline void forward_entry(const Entry& e, const EntryList& list, T* values, PP* 
         case EntryKind::cumsum: entries::forward_cumsum(e, geometry, values); return;
         case EntryKind::inputs: return;  // their values are given
         case EntryKind::dense: entries::forward_dense(e, geometry, list.constants.data(), values, partials); return;
+        case EntryKind::fused: entries::forward_fused(e, geometry, list.constants.data(), values); return;
     }
 }
 
@@ -67,6 +69,9 @@ inline void backward_entry(const Entry& e, const EntryList& list, const PP* part
         case EntryKind::dense:
             entries::backward_dense(e, geometry, list.constants.data(), partials, values, g, count, adj);
             return;
+        case EntryKind::fused:
+            entries::backward_fused_double(e, geometry, list.constants.data(), values, g, count, adj);
+            return;
     }
 }
 
@@ -75,9 +80,11 @@ inline void backward_entry(const Entry& e, const EntryList& list, const PP* part
 // std::bad_alloc from here leaves every adjoint untouched).
 inline void prepare_sweep(const EntryList& list) {
     std::size_t need = 0;
-    for (std::size_t i = 0; i < list.list.size(); ++i)
+    for (std::size_t i = 0; i < list.list.size(); ++i) {
         if (list.list[i].kind == EntryKind::dense)
             need = std::max(need, entries::dense_scratch_size(list.geometry.data() + list.list[i].geometry));
+        if (list.list[i].kind == EntryKind::fused) entries::fused::reserve_scratch();
+    }
     if (need) blas::reserve_scratch(need);
 }
 

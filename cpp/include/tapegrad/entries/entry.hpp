@@ -27,6 +27,7 @@ enum class EntryKind : std::uint8_t {
     cumsum,       // running sum along the last axis of its space
     inputs,       // a block of input nodes (Op::input): nothing to sweep, so the sweep skips it
     dense,        // act(X @ W + b) on BLAS (entries/dense.hpp): dense layers, large matmuls
+    fused,        // a program of elementwise rows over leaves, optionally summed (entries/fused.hpp)
 };
 
 enum class Reducer : std::uint8_t { sum, prod, max, min, logsumexp, norm };
@@ -37,6 +38,7 @@ namespace entry_flags {
 inline constexpr std::uint8_t constant_per_element = 1;
 inline constexpr std::uint8_t a_constant = 2;  // matmul: A is in EntryList::constants
 inline constexpr std::uint8_t b_constant = 4;  // matmul: B is in EntryList::constants
+inline constexpr std::uint8_t fused_sum = 8;   // fused: outputs are sums over the trailing axes, times Entry::scalar
 }  // namespace entry_flags
 
 struct Entry {
