@@ -115,8 +115,11 @@ def test_random_dags_materialised_equal_unfused(seed):
 
 
 def test_every_row_in_one_program():
-    """Each op-table row (both operand orders for binary rows) inside a fused sum."""
-    x = np.array([0.15, 0.45, 0.85])
+    """Each op-table row (both operand orders for binary rows) inside a fused
+    sum, over more elements than one chunk (256): the backward recomputes only
+    the values a row's partial reads, so a wrong guess would read the
+    previous chunk's."""
+    x = np.random.default_rng(9).uniform(0.05, 0.95, 600)
 
     def f(v):
         terms = []

@@ -256,16 +256,51 @@ inline void backward_instruction(Op op, const T* a, const T* b, double number, c
     }
 }
 
+// Which of a, b, y a partial formula reads, from its text in ops.def (a
+// standalone identifier): the backward recomputes only the values its
+// partials read. (Rosenbrock's program: 3 of its 7 instructions.)
+struct Uses {
+    bool a, b, y;
+};
+constexpr bool mentions(const char* s, char v) {
+    auto word = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; };
+    for (int i = 0; s[i]; ++i)
+        if (s[i] == v && (i == 0 || !word(s[i - 1])) && !word(s[i + 1])) return true;
+    return false;
+}
+constexpr Uses uses(const char* s) { return Uses{mentions(s, 'a'), mentions(s, 'b'), mentions(s, 'y')}; }
+
+// What the partial of `op` with respect to its operand `which` reads, in
+// register terms: a and b are its operand registers (a _vc/_cv row's one
+// register is a; its number is no register), y its result.
+inline Uses partial_uses(Op op, int which) {
+    switch (op) {
+#define TG_UNARY(name, py, value, partial, ...) \
+    case Op::name: return uses(#partial);
+#define TG_BINARY(name, py, value, pa, pb, ...)                               \
+    case Op::name: return which == 0 ? uses(#pa) : uses(#pb);                 \
+    case Op::name##_vc: { const Uses u = uses(#pa); return Uses{u.a, false, u.y}; } \
+    case Op::name##_cv: { const Uses u = uses(#pb); return Uses{u.b, false, u.y}; }
+#include "../ops.def"
+        default:
+            return Uses{true, true, true};
+    }
+}
+
 // Registers of one chunk of m elements starting j0 into the run: rp[r]
 // points at register r's values. A leaf walked with stride 1 is read where
 // it lies (no copy), others are gathered into their register.
+// With `keep`, only the registers it marks are computed (the others point
+// at their own, stale, storage).
 template <class T>
 inline void evaluate(const Program& p, const T* values, const double* constants, const std::int64_t* off,
-                     const std::int64_t* step, std::int64_t j0, std::int64_t m, T* reg, const T** rp) {
+                     const std::int64_t* step, std::int64_t j0, std::int64_t m, T* reg, const T** rp,
+                     const bool* keep = nullptr) {
     for (int l = 0; l < p.L; ++l) {
         const std::int64_t at = off[l] + j0 * step[l];
         T* r = reg + l * chunk;
         rp[l] = r;
+        if (keep && !keep[l]) continue;
         if (p.kind(l) == slots) {
             if (step[l] == 1) rp[l] = values + at;
             else load(values + at, step[l], m, r);
@@ -281,8 +316,8 @@ inline void evaluate(const Program& p, const T* values, const double* constants,
     }
     for (int k = 0; k < p.I; ++k) {
         T* y = reg + (p.L + k) * chunk;
-        forward_instruction(p.op(k), rp[p.arg(k, 0)], rp[p.arg(k, 1)], p.number(k), y, m);
         rp[p.L + k] = y;
+        if (!keep || keep[p.L + k]) forward_instruction(p.op(k), rp[p.arg(k, 0)], rp[p.arg(k, 1)], p.number(k), y, m);
     }
 }
 
@@ -366,6 +401,19 @@ inline void backward_fused(const Entry& e, const std::int64_t* geometry, const d
         if (need[a]) wa[k] = written[a] ? Write::add : Write::store, written[a] = true;
         if (!unary && need[b]) wb[k] = written[b] ? Write::add : Write::store, written[b] = true;
     }
+    // The values the partials read, and what computing them reads.
+    bool keep[fused::max_registers] = {};
+    for (int k = p.I - 1; k >= 0; --k) {
+        const int r = L + k, a = p.arg(k, 0), b = p.arg(k, 1);
+        for (int w = 0; w < 2; ++w) {
+            if ((w == 0 ? wa[k] : wb[k]) == Write::none) continue;
+            const fused::Uses u = fused::partial_uses(p.op(k), w);
+            keep[a] |= u.a;
+            keep[b] |= u.b;
+            keep[r] |= u.y;
+        }
+        if (keep[r]) keep[a] = keep[b] = true;
+    }
     const std::int64_t R = fused::group_size(e, p);
     const bool sum = (e.flags & entry_flags::fused_sum) != 0;
     const T* rp[fused::max_registers];
@@ -375,7 +423,7 @@ inline void backward_fused(const Entry& e, const std::int64_t* geometry, const d
                                           std::int64_t index) {
         for (std::int64_t j0 = 0; j0 < n; j0 += chunk) {
             const std::int64_t m = std::min(chunk, n - j0);
-            fused::evaluate(p, values, constants, off, step, j0, m, val, rp);
+            fused::evaluate(p, values, constants, off, step, j0, m, val, rp, keep);
             for (int l = 0; l < L; ++l)
                 if (direct[l]) gp[l] = adj + off[l] + j0;
             for (int r = 0; r < top; ++r)  // (needed registers no instruction writes: none, as emitted)
