@@ -27,6 +27,7 @@ from typing import Callable
 import numpy as np
 
 import tapegrad as tg
+from tapegrad import _array
 
 JAX_JIT_REFERENCE_US = 33.0  # issue 3: JAX jit at n = 10^4 on this kind of machine (numpy value-only: 13 us)
 
@@ -59,11 +60,11 @@ def rosen_loop(x):
 
 def unfused(vg: Callable[[np.ndarray], object], x: np.ndarray) -> object:
     """vg(x) recorded as before fusion: one entry per elementwise op, the sum its own entry."""
-    was = tg._array._set_fusion(False)
+    was = _array._set_fusion(False)
     try:
         return vg(x)
     finally:
-        tg._array._set_fusion(was)
+        _array._set_fusion(was)
 
 
 def peers(x: np.ndarray) -> dict[str, Callable[[], object]]:

@@ -17,7 +17,7 @@ from tapegrad._var import StaleVarError, TapeMismatchError
 ROWS = tg.op_table()
 UNARY = [r for r in ROWS if r["arity"] == 1]
 BINARY = [r for r in ROWS if r["arity"] == 2]
-MAX_INSTRUCTIONS = 32  # entries/fused.hpp: fused::max_instructions
+MAX_LEAVES, MAX_INSTRUCTIONS = _array.FUSED_LIMITS
 
 
 @contextlib.contextmanager
@@ -312,3 +312,20 @@ def test_empty_and_scalar_results_stay_eager():
         assert r.shape == (0, 3) and not _array._is_pending(r)
         s = tape.var(2.0)
         assert isinstance(tg.exp(s) * np.float64(3.0), tg.Var)
+
+
+def test_more_leaves_than_a_program_holds():
+    """3 * MAX_LEAVES different views in one expression: inner parts go on the tape first."""
+    x = np.linspace(0.1, 1.0, 3 * MAX_LEAVES + 8)
+
+    def f(v):
+        t = v[:8] * 0.5
+        for i in range(1, 3 * MAX_LEAVES):
+            t = t + tg.sin(v[i:i + 8]) * i
+        return t
+
+    with tg.Tape() as tape:
+        f(tape.vars(x)).sum()
+        assert 3 <= _core._entry_counts(tape)["fused"] <= 12
+    assert_same(lambda v: f(v).sum(), x)
+    assert_same(lambda v: (f(v) * np.arange(8.0)).sum(), x)

@@ -17,6 +17,7 @@ _Axis = SupportsIndex | tuple[SupportsIndex, ...] | None
 _Order = Literal["C", "F", "A"]
 
 REDUCERS: dict[str, int]
+FUSED_LIMITS: tuple[int, int]
 
 @final
 class VarArray:

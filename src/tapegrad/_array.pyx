@@ -312,11 +312,14 @@ cdef extern from *:
     Entry tg_begin_fused(Tape&, int, const int64_t*, int, int, double, int, const int64_t*, const int64_t*,
                          const double* const*, const int64_t*, int, const int64_t*) except +
 
-cdef enum:
-    FUSE_MAX_LEAVES = 16        # entries/fused.hpp: fused::max_leaves
-    FUSE_MAX_INSTRUCTIONS = 32  # fused::max_instructions
-    LEAF_SLOTS = 0
-    LEAF_CONSTANT = 1
+cdef extern from "tapegrad/entries/fused.hpp":
+    enum:
+        FUSE_MAX_LEAVES "tapegrad::entries::fused::max_leaves"
+        FUSE_MAX_INSTRUCTIONS "tapegrad::entries::fused::max_instructions"
+        LEAF_SLOTS "tapegrad::entries::fused::slots"
+        LEAF_CONSTANT "tapegrad::entries::fused::constant"
+
+FUSED_LIMITS = (FUSE_MAX_LEAVES, FUSE_MAX_INSTRUCTIONS)  # a program's leaves and instructions at most
 
 
 cdef struct Fusing:
