@@ -50,6 +50,11 @@ inline constexpr int max_registers = max_leaves + max_instructions;
 // (measured on the Rosenbrock program: 128 and 512 were no faster).
 inline constexpr std::int64_t chunk = 256;
 static_assert(chunk % 4 == 0, "forward_fused's sum keeps four accumulators over chunks");
+// Distance between two registers, in elements: not a multiple of 4 KB, so
+// that registers, and the leaves streaming through them, do not alias in the
+// CPU's 4 KB store-to-load check (with 2 KB registers the Rosenbrock program
+// ran at 50 or 90 us per n = 10^4 depending on where the arrays landed).
+inline constexpr std::int64_t register_stride = chunk + 40;
 enum : std::int64_t { slots = 0, constant = 1 };
 
 // One program's view of its geometry record.
@@ -91,7 +96,7 @@ inline std::vector<T>& scratch() {
     static thread_local std::vector<T> s;
     return s;
 }
-inline constexpr std::size_t scratch_size = 2 * max_registers * chunk;
+inline constexpr std::size_t scratch_size = 2 * max_registers * register_stride;
 inline void reserve_scratch() {
     auto& s = scratch<double>();
     if (s.size() < scratch_size) s.resize(scratch_size);
@@ -298,7 +303,7 @@ inline void evaluate(const Program& p, const T* values, const double* constants,
                      const bool* keep = nullptr) {
     for (int l = 0; l < p.L; ++l) {
         const std::int64_t at = off[l] + j0 * step[l];
-        T* r = reg + l * chunk;
+        T* r = reg + l * register_stride;
         rp[l] = r;
         if (keep && !keep[l]) continue;
         if (p.kind(l) == slots) {
@@ -315,7 +320,7 @@ inline void evaluate(const Program& p, const T* values, const double* constants,
         }
     }
     for (int k = 0; k < p.I; ++k) {
-        T* y = reg + (p.L + k) * chunk;
+        T* y = reg + (p.L + k) * register_stride;
         rp[p.L + k] = y;
         if (!keep || keep[p.L + k]) forward_instruction(p.op(k), rp[p.arg(k, 0)], rp[p.arg(k, 1)], p.number(k), y, m);
     }
@@ -335,7 +340,7 @@ inline void forward_fused(const Entry& e, const std::int64_t* geometry, const do
     if (s.size() < fused::scratch_size) s.resize(fused::scratch_size);
     T* reg = s.data();
     const T* rp[fused::max_registers];
-    const T* y = reg + (p.registers() - 1) * fused::chunk;
+    const T* y = reg + (p.registers() - 1) * fused::register_stride;
     const bool sum = (e.flags & entry_flags::fused_sum) != 0;
     const std::int64_t R = fused::group_size(e, p);
     T* out = values + e.first;
@@ -376,7 +381,7 @@ inline void backward_fused(const Entry& e, const std::int64_t* geometry, const d
     std::vector<T>& s = fused::scratch<T>();
     if (s.size() < fused::scratch_size) return;  // unreachable: prepare_sweep reserved it
     T* val = s.data();
-    T* grad = val + fused::max_registers * chunk;
+    T* grad = val + fused::max_registers * fused::register_stride;
     const int L = p.L, top = p.registers() - 1;
     bool need[fused::max_registers] = {};  // does this register lead to a slot leaf?
     for (int l = 0; l < L; ++l) need[l] = p.kind(l) == fused::slots;
@@ -418,7 +423,7 @@ inline void backward_fused(const Entry& e, const std::int64_t* geometry, const d
     const bool sum = (e.flags & entry_flags::fused_sum) != 0;
     const T* rp[fused::max_registers];
     T* gp[fused::max_registers];
-    for (int r = 0; r < p.registers(); ++r) gp[r] = grad + r * chunk;
+    for (int r = 0; r < p.registers(); ++r) gp[r] = grad + r * fused::register_stride;
     fused::for_each_run(p, count * R, [&](const std::int64_t* off, const std::int64_t* step, std::int64_t n,
                                           std::int64_t index) {
         for (std::int64_t j0 = 0; j0 < n; j0 += chunk) {
