@@ -90,7 +90,9 @@ inline Program program(const Entry& e, const std::int64_t* g) noexcept {
 
 // Registers of one chunk, per thread (values, and adjoints for backward).
 // A sweep cannot fail once started, so prepare_sweep reserves the double
-// scratch before it (reserve_scratch); forward allocates as it goes.
+// scratch before it (reserve_scratch); forward allocates as it goes. A caller
+// of backward_fused<T> on another number type sizes scratch<T>() to
+// scratch_size first (backward does nothing without it).
 template <class T>
 inline std::vector<T>& scratch() {
     static thread_local std::vector<T> s;
