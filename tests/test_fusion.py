@@ -329,3 +329,14 @@ def test_more_leaves_than_a_program_holds():
         assert 3 <= _core._entry_counts(tape)["fused"] <= 12
     assert_same(lambda v: f(v).sum(), x)
     assert_same(lambda v: (f(v) * np.arange(8.0)).sum(), x)
+
+
+def test_lists_fuse_and_lists_of_vars_do_not():
+    with tg.Tape() as tape:
+        v = tape.vars(np.array([1.0, 2.0]))
+        y = v * [3.0, 4.0] + (1, 2)
+        assert _array._is_pending(y)
+        np.testing.assert_array_equal(y.value, [4.0, 10.0])
+        z = v * [v[1], 2.0]  # Vars in a list: numpy's object loop, as before
+        np.testing.assert_array_equal(np.array([e.value for e in z]), [2.0, 4.0])
+    assert_same(lambda a: (a * [0.5, -1.0] - [[1.0], [2.0]]).sum(), np.array([1.0, 3.0]))

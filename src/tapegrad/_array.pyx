@@ -369,6 +369,9 @@ cdef object _fusable(object x, Fusing* s):
         return x
     if t is int:
         return PyLong_AsDouble(x)
+    if t is list or t is tuple:
+        x = np.asarray(x)  # (a list holding Vars becomes an object array: not fusable)
+        t = np.ndarray
     if t is np.ndarray:
         if x.dtype.kind not in "fiub" or x.ndim > MAX_DIMS or x.size == 0:
             return None
