@@ -179,6 +179,19 @@ int main() {
         for (index_t i = 0; i < t.size(); ++i) vals[i] = Dual(t.value(i), i == x + 2 ? 1.0 : 0.0);
         const Entry& e = t.entries().list[t.entries().list.size() - 1];
         CHECK(e.kind == EntryKind::fused);
+        const EntryList& L = t.entries();
+        CHECK(entries::check_fused(e, L.geometry.data(), L.geometry.size(), L.constants.size(), first_node) == nullptr);
+        {   // a forged program is caught: a register read before it is computed, a leaf past the entry
+            std::vector<std::int64_t> forged(L.geometry.data(), L.geometry.data() + L.geometry.size());
+            const entries::fused::Program p = entries::fused::program(e, forged.data() + e.geometry);
+            const std::size_t code_at = std::size_t(p.code - forged.data()), leaf_at = std::size_t(p.leaf - forged.data());
+            forged[code_at + 1] = p.L + 2;
+            CHECK(entries::check_fused(e, forged.data(), forged.size(), 0, first_node) != nullptr);
+            forged[code_at + 1] = 0;
+            forged[leaf_at + 1] = e.first;  // leaf 0 starting at the entry's own outputs
+            CHECK(entries::check_fused(e, forged.data(), forged.size(), 0, first_node) != nullptr);
+            CHECK(entries::check_fused(e, forged.data(), e.geometry + 3, 0, first_node) != nullptr);  // truncated
+        }
         entries::forward_fused<Dual>(e, t.entries().geometry.data() + e.geometry, t.entries().constants.data(), vals.data());
         CHECK(std::fabs(vals[f].v - t.value(f)) <= 1e-15 * std::fabs(t.value(f)));
         CHECK(std::fabs(vals[f].t - a[x + 2]) <= 1e-14 * (1 + std::fabs(a[x + 2])));

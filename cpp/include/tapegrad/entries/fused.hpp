@@ -463,6 +463,58 @@ inline void backward_fused(const Entry& e, const std::int64_t* geometry, const d
     });
 }
 
+// Why a fused entry (e.g. one loaded from bytes) would read or write outside
+// its arrays, or nullptr when it is sound: its geometry record lies in the
+// arena (`words` int64s from e.geometry), its instructions are op-table rows
+// reading earlier registers, its slot leaves walk recorded slots below
+// e.first (from slot `lowest` up), its constant leaves stay in the constants
+// arena, and e.size matches its space. For compiled replay's validation.
+inline const char* check_fused(const Entry& e, const std::int64_t* arena, std::size_t words,
+                               std::size_t constants, index_t lowest) {
+    using fused::Program;
+    if (e.geometry > words || words - e.geometry < 2) return "its geometry lies outside the geometry arena";
+    const std::int64_t* g = arena + e.geometry;
+    const int nd = e.ndim;
+    if (g[0] < 1 || g[0] > fused::max_leaves || g[1] < 1 || g[1] > fused::max_instructions)
+        return "a fused program with too few or too many leaves or instructions";
+    if (nd < 1 || nd > max_dims || e.split > nd) return "a fused space of bad rank";
+    const Program p = fused::program(e, g);
+    if (words - e.geometry < std::size_t(2 + nd + p.L * (2 + nd) + 4 * p.I))
+        return "its geometry lies outside the geometry arena";
+    std::uint64_t all = 1, kept = 1;
+    for (int d = 0; d < nd; ++d) {
+        if (p.shape[d] < 0 || p.shape[d] > std::int64_t(max_nodes)) return "a bad dimension";
+        all *= std::uint64_t(p.shape[d]);
+        if (d < e.split) kept *= std::uint64_t(p.shape[d]);
+        if (all > max_nodes) return "a space larger than a tape";
+    }
+    const bool sum = (e.flags & entry_flags::fused_sum) != 0;
+    if ((sum ? kept : all) != e.size || (sum && e.split == nd)) return "its size does not match its space";
+    for (int k = 0; k < p.I; ++k) {
+        const std::int64_t op = p.code[4 * k];
+        if (op < 0 || op > 255 || !is_known(static_cast<std::uint8_t>(op))) return "not an op-table row";
+        const Arity arity = info(Op(op)).arity;
+        if (arity == Arity::none) return "not an op-table row";
+        const int a = p.arg(k, 0), b = p.arg(k, 1);
+        if (a < 0 || a >= p.L + k || b < 0 || b >= p.L + k || (arity != Arity::binary && b != a))
+            return "an instruction reads a register not yet computed";
+    }
+    if (all == 0) return nullptr;  // nothing is read
+    for (int l = 0; l < p.L; ++l) {
+        std::int64_t lo, hi;
+        walk_extent(nd, p.shape, p.stride(l), lo, hi);
+        const std::int64_t from = p.base(l) + lo, to = p.base(l) + hi;
+        if (p.kind(l) == fused::slots) {
+            if (from < std::int64_t(lowest) || to >= std::int64_t(e.first)) return "a leaf reaches outside the slots below it";
+        } else if (p.kind(l) == fused::constant) {
+            if (from < 0 || to >= std::int64_t(constants)) return "a constant leaf reaches outside the constants arena";
+        } else {
+            return "a leaf of unknown kind";
+        }
+    }
+    return nullptr;
+}
+
 // The backward on doubles, built twice, for AVX2 and for any x86-64, picked
 // at load time (as arrays.hpp's forward_entry_double): unlike the other
 // entries' backward loops, which wait on memory, this one computes, and its
