@@ -340,3 +340,26 @@ def test_lists_fuse_and_lists_of_vars_do_not():
         z = v * [v[1], 2.0]  # Vars in a list: numpy's object loop, as before
         np.testing.assert_array_equal(np.array([e.value for e in z]), [2.0, 4.0])
     assert_same(lambda a: (a * [0.5, -1.0] - [[1.0], [2.0]]).sum(), np.array([1.0, 3.0]))
+
+
+def test_threads_each_with_a_tape_fuse_independently():
+    """Large fused entries run without the GIL; each thread has its own chunk registers."""
+    import threading
+
+    f = tg.value_and_grad(lambda v: (100 * (v[1:] - v[:-1] ** 2) ** 2 + (1 - v[:-1]) ** 2).sum())
+    xs = [np.random.default_rng(k).normal(size=70_000) for k in range(4)]
+    want = [f(x) for x in xs]
+    got: list = [None] * 4
+
+    def work(k):
+        for _ in range(3):
+            got[k] = f(xs[k])
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for (v, g), (w, h) in zip(got, want):
+        assert v == w
+        np.testing.assert_array_equal(g, h)

@@ -4,7 +4,8 @@
 
 One array operation is one call into C++ (cpp/include/tapegrad/arrays.hpp):
 operands cross as (first slot, shape, strides) or as a numpy buffer, and no
-Python loop ever walks their elements. Elementwise ops are the hot path and
+Python loop ever walks their elements. Elementwise ops are first pending
+expressions, recorded as one fused entry each chain (the fusion section). Elementwise ops are the hot path and
 live here in full; reductions, products and copies are composed in _arrays.py
 on the record_* primitives at the end of this file. VarArray's operators and
 ufunc-named methods are generated from ops.def (the `# @ops.def` marker).
@@ -789,8 +790,9 @@ cdef class VarArray:
     ``reshape``, ``ravel``, ``.T``/``transpose``, ``squeeze`` and
     ``expand_dims`` are views (no node); fancy and boolean indexing copy (one
     entry). Arithmetic, comparisons, every ``tapegrad`` op and numpy's ufuncs
-    and functions apply elementwise with broadcasting, one tape entry per
-    array operation. ``.value`` is the float ndarray of the values.
+    and functions apply elementwise with broadcasting; a chain of elementwise
+    ops is pending until its values are needed, then records one fused entry
+    (a sum of it fuses too). ``.value`` is the float ndarray of the values.
 
     >>> import numpy as np, tapegrad as tg
     >>> with tg.Tape() as tape:
