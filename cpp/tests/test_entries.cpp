@@ -197,7 +197,7 @@ int main() {
         CHECK(std::fabs(vals[f].t - a[x + 2]) <= 1e-14 * (1 + std::fabs(a[x + 2])));
         // backward on dual numbers (forward-over-reverse): value parts equal the double sweep's
         std::vector<Dual> dadj(t.size(), Dual(0.0)), dg = {Dual(1.0), Dual(0.0)};
-        entries::fused::scratch<Dual>().resize(entries::fused::scratch_size);
+        entries::fused::reserve_scratch();
         entries::backward_fused<Dual>(e, t.entries().geometry.data() + e.geometry, t.entries().constants.data(),
                                       vals.data(), dg.data(), 2, dadj.data());
         for (int i = 0; i < 6; ++i) CHECK(std::fabs(dadj[x + i].v - a[x + i]) <= 1e-15 * (1 + std::fabs(a[x + i])));

@@ -35,6 +35,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "../dual.hpp"
 #include "../formulas.hpp"
 #include "../strided.hpp"
 #include "entry.hpp"
@@ -89,10 +90,10 @@ inline Program program(const Entry& e, const std::int64_t* g) noexcept {
 }
 
 // Registers of one chunk, per thread (values, and adjoints for backward).
-// A sweep cannot fail once started, so prepare_sweep reserves the double
-// scratch before it (reserve_scratch); forward allocates as it goes. A caller
-// of backward_fused<T> on another number type sizes scratch<T>() to
-// scratch_size first (backward does nothing without it).
+// A sweep cannot fail once started, so prepare_sweep reserves the scratch
+// before it (reserve_scratch: doubles for the tape, dual numbers for replay's
+// forward-over-reverse); forward allocates as it goes. backward_fused<T> does
+// nothing without it.
 template <class T>
 inline std::vector<T>& scratch() {
     static thread_local std::vector<T> s;
@@ -100,8 +101,8 @@ inline std::vector<T>& scratch() {
 }
 inline constexpr std::size_t scratch_size = 2 * max_registers * register_stride;
 inline void reserve_scratch() {
-    auto& s = scratch<double>();
-    if (s.size() < scratch_size) s.resize(scratch_size);
+    if (scratch<double>().size() < scratch_size) scratch<double>().resize(scratch_size);
+    if (scratch<Dual>().size() < scratch_size) scratch<Dual>().resize(scratch_size);
 }
 
 // run(offsets, steps, n, index): consecutive runs along the last axis
