@@ -570,12 +570,14 @@ cdef int _emit(object x, Program* p, dict memo) except -1:
     return _leaf(p, LEAF_CONSTANT, 0, <const double*>_data(x, &count), shape, _c_strides(shape))
 
 
-cdef Entry _record_fused(VarArray root, int nkept, bint summed, double scale) except *:
-    """Record the pending root as one fused entry: its values, or (sum) its
-    sums (summed) over the trailing axes from nkept on, times scale."""
+cdef Entry _record_fused(VarArray root, int nkept, bint summed, double scale, tuple order=None) except *:
+    """Record the pending root as one fused entry: its values, or (summed)
+    its sums over the trailing axes from nkept on, times scale. `order`
+    permutes the axes first (as a transpose would: the summed ones last)."""
     cdef Program p
-    cdef int k, w, reg
+    cdef int k, w, reg, l
     cdef Entry e
+    cdef int64_t moved[MAX_DIMS]
     p.nd = len(root._shape)
     for k in range(p.nd):
         p.shape[k] = root._shape[k]
@@ -587,6 +589,15 @@ cdef Entry _record_fused(VarArray root, int nkept, bint summed, double scale) ex
             reg = <int>p.code[k]
             if reg >= FUSE_MAX_LEAVES:
                 p.code[k] = reg - FUSE_MAX_LEAVES + p.L
+    if order is not None:  # the space's axes and every leaf's strides, permuted alike
+        for l in range(-1, p.L):
+            for k in range(p.nd):
+                moved[k] = p.shape[<int>order[k]] if l < 0 else p.strides[l * p.nd + <int>order[k]]
+            for k in range(p.nd):
+                if l < 0:
+                    p.shape[k] = moved[k]
+                else:
+                    p.strides[l * p.nd + k] = moved[k]
     e = tg_begin_fused(root.ctape[0], p.nd, p.shape, nkept, summed, scale, p.L, p.kind, p.first, p.data, p.strides,
                        p.I, p.code)
     _run(root.ctape, e)
@@ -1158,18 +1169,24 @@ def tape_of(*xs):
     return owner
 
 
-def record_reduce(VarArray x, int nkept, str how, double scale=1.0):
+def record_reduce(VarArray x, int nkept, str how, double scale=1.0, tuple order=None):
     """Reduce x over its trailing ndim - nkept axes (transpose it first so that
-    they come last). Returns the result: a Var, or a VarArray of the kept shape."""
+    they come last, or give the transposition as `order`). Returns the result:
+    a Var, or a VarArray of the kept shape."""
     cdef int64_t shape[MAX_DIMS]
     cdef int64_t strides[MAX_DIMS]
     cdef int nd = len(x._shape), d
     cdef Entry e
+    if order is not None and sorted(order) != list(range(nd)):
+        raise ValueError(f"record_reduce: {order} is not an order of {nd} axes")
     if x._lazy and how == "sum":  # fused: the pending expression is summed in the same entry, never stored
         if x.generation != x.ctape.generation():
             raise StaleVarError(_STALE)
-        e = _record_fused(x, nkept, True, scale)
-        return _result(x.owner, x.ctape, e.first, x._shape[:nkept])
+        e = _record_fused(x, nkept, True, scale, order)
+        return _result(x.owner, x.ctape, e.first, tuple([x._shape[order[d] if order else d] for d in range(nkept)]))
+    if order is not None:
+        x = x.transpose(order)
+        nd = len(x._shape)
     x._check()
     for d in range(nd):
         shape[d] = x._shape[d]

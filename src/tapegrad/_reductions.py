@@ -11,7 +11,7 @@ import numpy as np
 from ._array import elementwise, record_cumsum, record_reduce
 from ._array_util import _TRACED, ArrayLike, AxisError, _as_array, _axes, _no_extras
 from ._var import Var
-from ._views import expand_dims, moveaxis, ravel, transpose
+from ._views import expand_dims, moveaxis, ravel
 
 __all__ = ["sum", "mean", "prod", "max", "min", "logsumexp", "softmax", "norm", "cumsum"]
 
@@ -33,7 +33,8 @@ def _reduce(name: str, how: str, a: ArrayLike, axis: Any, keepdims: bool,
                          "which has no identity")
     scale = (1.0 / count if count else math.nan) if mean else 1.0
     order = kept + list(axes)
-    out = record_reduce(a if order == sorted(order) else transpose(a, order), len(kept), how, scale)
+    moved = kept and order != sorted(order)  # (a full reduction needs no order)
+    out = record_reduce(a, len(kept), how, scale, tuple(order) if moved else None)
     if keepdims:
         out = expand_dims(out, axes) if axes else out
     return out
