@@ -27,6 +27,7 @@ from typing import Callable
 import numpy as np
 
 import tapegrad as tg
+from tapegrad import _array
 
 JAX_JIT_REFERENCE_US = 33.0  # issue 3: JAX jit at n = 10^4 on this kind of machine (numpy value-only: 13 us)
 
@@ -57,6 +58,15 @@ def rosen_loop(x):
     return s
 
 
+def unfused(vg: Callable[[np.ndarray], object], x: np.ndarray) -> object:
+    """vg(x) recorded as before fusion: one entry per elementwise op, the sum its own entry."""
+    was = _array._set_fusion(False)
+    try:
+        return vg(x)
+    finally:
+        _array._set_fusion(was)
+
+
 def peers(x: np.ndarray) -> dict[str, Callable[[], object]]:
     """name -> a call computing the value and gradient at x (value only for numpy)."""
     calls: dict[str, Callable[[], object]] = {
@@ -65,6 +75,7 @@ def peers(x: np.ndarray) -> dict[str, Callable[[], object]]:
     }
     vg = tg.value_and_grad(rosen)
     calls["tapegrad value_and_grad"] = lambda: vg(x)
+    calls["tapegrad, fusion off (one entry per op)"] = lambda: unfused(vg, x)
     if importlib.util.find_spec("torch"):
         import torch
 

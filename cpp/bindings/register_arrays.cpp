@@ -178,14 +178,11 @@ py::array_t<double> pullback(TapeHandle& h, py::array_t<std::uint32_t, py::array
 }
 
 py::typing::Dict<py::str, py::int_> entry_counts(const TapeHandle& h) {
-    static const char* kinds[] = {"elementwise", "reduce", "gather", "matmul", "cumsum", "inputs", "dense"};
-    py::typing::Dict<py::str, py::int_> d;
-    for (const char* k : kinds) d[k] = 0;
+    std::int64_t count[entry_kind_count] = {};
     const EntryList& list = h.tape.entries();
-    for (std::size_t i = 0; i < list.list.size(); ++i) {
-        const char* k = kinds[static_cast<int>(list.list[i].kind)];
-        d[k] = d[k].cast<int>() + 1;
-    }
+    for (std::size_t i = 0; i < list.list.size(); ++i) ++count[static_cast<int>(list.list[i].kind)];
+    py::typing::Dict<py::str, py::int_> d;
+    for (int k = 0; k < entry_kind_count; ++k) d[entry_kind_name(static_cast<EntryKind>(k))] = count[k];
     return d;
 }
 

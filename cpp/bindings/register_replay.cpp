@@ -51,12 +51,6 @@ std::string number(double x) {
     return s.str();
 }
 
-const char* kind_name(EntryKind k) {
-    static const char* const names[] = {"elementwise", "reduce", "gather", "matmul", "cumsum", "inputs", "dense"};
-    const auto i = static_cast<std::size_t>(k);
-    return i < sizeof names / sizeof names[0] ? names[i] : "array";
-}
-
 // "input 3" for an input element, "element 4 of the gather entry at node 40"
 // for an array entry's output, "node 42 (multiply)" otherwise.
 std::string describe_node(const Program& p, index_t node) {
@@ -66,7 +60,7 @@ std::string describe_node(const Program& p, index_t node) {
         for (std::size_t k = 0; k < p.entries.list.size(); ++k) {
             const Entry& e = p.entries.list[k];
             if (node >= e.first && node - e.first < e.size)
-                return "element " + std::to_string(node - e.first) + " of the " + kind_name(e.kind) +
+                return "element " + std::to_string(node - e.first) + " of the " + entry_kind_name(e.kind) +
                        " entry at node " + std::to_string(e.first);
         }
     return "node " + std::to_string(node) + " (" + info(static_cast<Op>(p.ops[node])).name + ")";

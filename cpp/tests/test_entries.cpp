@@ -5,8 +5,12 @@
 #include <functional>
 #include <vector>
 
+#include <cstring>
+
 #include "tapegrad/arrays.hpp"
+#include "tapegrad/dual.hpp"
 #include "tapegrad/record.hpp"
+#include "tapegrad/record_fused.hpp"
 
 #include "check.hpp"
 
@@ -125,6 +129,96 @@ int main() {
         adj[out] = 1.0;
         t.sweep(out, adj.data());
         CHECK(adj[x] == 1.0 && adj[x + 1] == 1.0);
+    }
+
+    // fused: sum over the last axis of exp(x[:, ::-1]) * x[0, :] + 2 - x (a
+    // 2x3 space; leaves: a reversed view, a broadcast row, x itself; a number
+    // in a _cv instruction), then the two sums times a scalar node
+    auto fused_program = [](Tape& t, index_t x, bool sum) {
+        const std::int64_t shape[2] = {2, 3};
+        const std::int64_t kind[3] = {0, 0, 0}, first[3] = {x + 2, x, x};
+        const double* data[3] = {nullptr, nullptr, nullptr};
+        const std::int64_t strides[6] = {3, -1, 0, 1, 3, 1};
+        const double two = 2.0;
+        std::int64_t bits;
+        std::memcpy(&bits, &two, sizeof bits);
+        const std::int64_t code[16] = {std::int64_t(Op::exp), 0, 0, 0,       std::int64_t(Op::multiply), 3, 1, 0,
+                                       std::int64_t(Op::add_cv), 4, 4, bits, std::int64_t(Op::subtract), 5, 2, 0};
+        return begin_fused(t, 2, shape, 1, sum, 0.5, 3, kind, first, data, strides, 4, code);
+    };
+    auto unfused_program = [](Tape& t, index_t x) {  // the same with one entry per op
+        const std::int64_t shape[2] = {2, 3}, rev[2] = {3, -1}, row[2] = {0, 1}, id[2] = {3, 1};
+        const index_t a = record(t, begin_elementwise(t, Op::exp, 2, shape, x + 2, rev, 0, nullptr, 0, nullptr, nullptr));
+        const index_t b = record(t, begin_elementwise(t, Op::multiply, 2, shape, a, id, x, row, 0, nullptr, nullptr));
+        const index_t c = record(t, begin_elementwise(t, Op::add_cv, 2, shape, b, id, 0, nullptr, 2.0, nullptr, nullptr));
+        const index_t d = record(t, begin_elementwise(t, Op::subtract, 2, shape, c, id, x, id, 0, nullptr, nullptr));
+        return record(t, begin_reduce(t, Reducer::sum, 2, 1, shape, d, id, 0.5));
+    };
+    for (bool sum_it : {true, false}) {
+        check_gradient(sum_it ? "fused sum" : "fused", [&](Tape& t, index_t x) {
+            const index_t s = record_square(t, x + 1);
+            const index_t f = record(t, fused_program(t, x, sum_it));
+            const std::int64_t two = 2, six = 6;
+            const index_t r = sum_it ? f : record(t, begin_reduce(t, Reducer::sum, 1, 0, &six, f, c1, 1.0));
+            return record_multiply(t, sum_it ? sum(t, r, two) : r, s);
+        }, x6);
+    }
+    {   // fused and unfused values and gradients agree; a sweep from inside the fused sum sees its first output only
+        Tape t, u;
+        const index_t x = t.push_inputs(x6.data(), 6), xu = u.push_inputs(x6.data(), 6);
+        const index_t f = record(t, fused_program(t, x, true)), g = unfused_program(u, xu);
+        for (int k = 0; k < 2; ++k) CHECK(std::fabs(t.value(f + k) - u.value(g + k)) <= 1e-15 * std::fabs(u.value(g + k)));
+        std::vector<double> a(f + 2, 0.0), b(g + 2, 0.0);
+        a[f] = b[g] = 1.0;
+        t.sweep(f, a.data());
+        u.sweep(g, b.data());
+        for (int i = 0; i < 6; ++i) CHECK(std::fabs(a[x + i] - b[xu + i]) <= 1e-15 * (1 + std::fabs(b[xu + i])));
+        CHECK(a[x + 3] == 0.0 && a[x + 4] == 0.0);  // row 1 only feeds output 1
+        // forward on dual numbers: the tangent of output 0 along x[2] is d out0 / d x2
+        std::vector<Dual> vals(t.size());
+        for (index_t i = 0; i < t.size(); ++i) vals[i] = Dual(t.value(i), i == x + 2 ? 1.0 : 0.0);
+        const Entry& e = t.entries().list[t.entries().list.size() - 1];
+        CHECK(e.kind == EntryKind::fused);
+        const EntryList& L = t.entries();
+        CHECK(entries::check_fused(e, L.geometry.data(), L.geometry.size(), L.constants.size(), first_node) == nullptr);
+        {   // a forged program is caught: a register read before it is computed, a leaf past the entry
+            std::vector<std::int64_t> forged(L.geometry.data(), L.geometry.data() + L.geometry.size());
+            const entries::fused::Program p = entries::fused::program(e, forged.data() + e.geometry);
+            const std::size_t code_at = std::size_t(p.code - forged.data()), leaf_at = std::size_t(p.leaf - forged.data());
+            forged[code_at + 1] = p.L + 2;
+            CHECK(entries::check_fused(e, forged.data(), forged.size(), 0, first_node) != nullptr);
+            forged[code_at + 1] = 0;
+            forged[leaf_at + 1] = e.first;  // leaf 0 starting at the entry's own outputs
+            CHECK(entries::check_fused(e, forged.data(), forged.size(), 0, first_node) != nullptr);
+            CHECK(entries::check_fused(e, forged.data(), e.geometry + 3, 0, first_node) != nullptr);  // truncated
+        }
+        entries::forward_fused<Dual>(e, t.entries().geometry.data() + e.geometry, t.entries().constants.data(), vals.data());
+        CHECK(std::fabs(vals[f].v - t.value(f)) <= 1e-15 * std::fabs(t.value(f)));
+        CHECK(std::fabs(vals[f].t - a[x + 2]) <= 1e-14 * (1 + std::fabs(a[x + 2])));
+        // backward on dual numbers (forward-over-reverse): value parts equal the double sweep's
+        std::vector<Dual> dadj(t.size(), Dual(0.0)), dg = {Dual(1.0), Dual(0.0)};
+        entries::fused::reserve_scratch();
+        entries::backward_fused<Dual>(e, t.entries().geometry.data() + e.geometry, t.entries().constants.data(),
+                                      vals.data(), dg.data(), 2, dadj.data());
+        for (int i = 0; i < 6; ++i) CHECK(std::fabs(dadj[x + i].v - a[x + i]) <= 1e-15 * (1 + std::fabs(a[x + i])));
+    }
+    {   // bad programs are refused before anything is reserved
+        Tape t;
+        const index_t x = t.push_inputs(x6.data(), 6);
+        const std::int64_t n = 6, kind[1] = {0}, first[1] = {x}, st[1] = {1};
+        const double* data[1] = {nullptr};
+        const std::int64_t forward_ref[4] = {std::int64_t(Op::exp), 1, 1, 0}, not_a_row[4] = {std::int64_t(Op::input), 0, 0, 0};
+        const index_t size = t.size();
+        for (const std::int64_t* code : {forward_ref, not_a_row}) {
+            bool threw = false;
+            try { begin_fused(t, 1, &n, 1, false, 1.0, 1, kind, first, data, st, 1, code); } catch (const std::invalid_argument&) { threw = true; }
+            CHECK(threw && t.size() == size);
+        }
+        const std::int64_t too_far[1] = {x + 1};  // x[1:7] reaches past the tape
+        bool threw = false;
+        const std::int64_t exp_code[4] = {std::int64_t(Op::exp), 0, 0, 0};
+        try { begin_fused(t, 1, &n, 1, false, 1.0, 1, kind, too_far, data, st, 1, exp_code); } catch (const std::out_of_range&) { threw = true; }
+        CHECK(threw);
     }
 
     // views outside the tape and oversized arrays are refused

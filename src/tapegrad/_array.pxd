@@ -12,6 +12,15 @@ cdef class VarArray:
     cdef tuple _shape
     cdef tuple _strides       # in slots, one per axis (may be negative or 0)
     cdef Py_ssize_t _size
+    # Pending (fusion): an elementwise result not yet on the tape. It holds
+    # op-table row _op over operands _a, _b (pending or not); first and
+    # _strides are set when it is materialised (_check does that).
+    cdef bint _lazy
+    cdef int _op
+    cdef object _a
+    cdef object _b
+    cdef int _count    # instructions of its expression tree (shared parts counted each time)
+    cdef int _nleaves  # leaves of that tree
 
     cdef int _check(self) except -1
     cdef object _sliced(self, slice key)

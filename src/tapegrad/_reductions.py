@@ -11,7 +11,7 @@ import numpy as np
 from ._array import elementwise, record_cumsum, record_reduce
 from ._array_util import _TRACED, ArrayLike, AxisError, _as_array, _axes, _no_extras
 from ._var import Var
-from ._views import expand_dims, moveaxis, ravel, transpose
+from ._views import expand_dims, moveaxis, ravel
 
 __all__ = ["sum", "mean", "prod", "max", "min", "logsumexp", "softmax", "norm", "cumsum"]
 
@@ -26,13 +26,15 @@ def _reduce(name: str, how: str, a: ArrayLike, axis: Any, keepdims: bool,
         return elementwise("abs", (a,)) if how == "norm" else a
     axes = _axes(axis, a.ndim)
     kept = [d for d in range(a.ndim) if d not in axes]
-    first, shape, strides = a._view()
+    shape = a.shape  # (not a._view(): that would put a pending array on the tape, and a sum fuses with it)
     count: int = math.prod(shape[d] for d in axes)
     if count == 0 and how in ("max", "min") and math.prod(shape[d] for d in kept) != 0:
         raise ValueError(f"zero-size array to reduction operation {'maximum' if how == 'max' else 'minimum'} "
                          "which has no identity")
     scale = (1.0 / count if count else math.nan) if mean else 1.0
-    out = record_reduce(transpose(a, kept + list(axes)) if kept else a, len(kept), how, scale)
+    order = kept + list(axes)
+    moved = kept and order != sorted(order)  # (a full reduction needs no order)
+    out = record_reduce(a, len(kept), how, scale, tuple(order) if moved else None)
     if keepdims:
         out = expand_dims(out, axes) if axes else out
     return out

@@ -36,6 +36,7 @@
 #include "entries/dense_dual.hpp"
 #include "entries/elementwise.hpp"
 #include "entries/entry.hpp"
+#include "entries/fused.hpp"
 #include "entries/gather.hpp"
 #include "entries/matmul.hpp"
 #include "entries/reduce.hpp"
@@ -60,6 +61,7 @@ inline void forward_entry(const Entry& e, const List& list, T* values, PP* parti
             else
                 entries::forward_dense_dual(e, geometry, list.constants.data(), values, partials);
             return;
+        case EntryKind::fused: entries::forward_fused(e, geometry, list.constants.data(), values); return;
     }
 }
 
@@ -89,6 +91,12 @@ inline void backward_entry(const Entry& e, const List& list, const PP* partials,
             else
                 entries::backward_dense_dual(e, geometry, list.constants.data(), partials, values, g, count, adj);
             return;
+        case EntryKind::fused:
+            if constexpr (std::is_same_v<T, double>)
+                entries::backward_fused_double(e, geometry, list.constants.data(), values, g, count, adj);
+            else
+                entries::backward_fused<T>(e, geometry, list.constants.data(), values, g, count, adj);
+            return;
     }
 }
 
@@ -105,9 +113,11 @@ inline void backward_entry(const Entry& e, const EntryList& list, const PP* part
 template <class List>
 inline void prepare_sweep(const List& list) {
     std::size_t need = 0;
-    for (std::size_t i = 0; i < list.list.size(); ++i)
+    for (std::size_t i = 0; i < list.list.size(); ++i) {
         if (list.list[i].kind == EntryKind::dense)
             need = std::max(need, entries::dense_scratch_size(list.geometry.data() + list.list[i].geometry));
+        if (list.list[i].kind == EntryKind::fused) entries::fused::reserve_scratch();
+    }
     if (need) blas::reserve_scratch(need);
 }
 

@@ -198,6 +198,11 @@ inline void EntryChecker::check(const Entry& e) const {
             }
             return;
         }
+        case EntryKind::fused:
+            if (const char* why = entries::check_fused(e, list_.geometry.data(), list_.geometry.size(),
+                                                       list_.constants.size(), first_node))
+                bad(e, why);
+            return;
     }
     bad(e, "unknown kind " + std::to_string(static_cast<int>(e.kind)));
 }

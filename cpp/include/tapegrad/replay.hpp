@@ -436,7 +436,7 @@ void run_chunk(const Program& p, const Request& r, std::size_t row0, std::size_t
     if (entries) w.weights.reserve(p.entries.weight_count);
     if constexpr (partials) {
         w.adjoint.reserve(std::size_t(p.sweep_from + 1) * L);
-        if (entries && std::is_same_v<T, double>) prepare_sweep(p.entries);  // BLAS scratch of this thread
+        if (entries) prepare_sweep(p.entries);  // scratch of this thread: BLAS (doubles), fused registers (any T)
     }
     T* v = w.value.data();
 

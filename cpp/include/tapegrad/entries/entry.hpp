@@ -28,7 +28,25 @@ enum class EntryKind : std::uint8_t {
     cumsum,       // running sum along the last axis of its space
     inputs,       // a block of input nodes (Op::input): nothing to sweep, so the sweep skips it
     dense,        // act(X @ W + b) on BLAS (entries/dense.hpp): dense layers, large matmuls
+    fused,        // a program of elementwise rows over leaves, optionally summed (entries/fused.hpp)
 };
+
+inline constexpr int entry_kind_count = static_cast<int>(EntryKind::fused) + 1;
+
+// The kind's name, as Python shows it (entry counts, branch messages).
+inline const char* entry_kind_name(EntryKind k) noexcept {
+    switch (k) {
+        case EntryKind::elementwise: return "elementwise";
+        case EntryKind::reduce: return "reduce";
+        case EntryKind::gather: return "gather";
+        case EntryKind::matmul: return "matmul";
+        case EntryKind::cumsum: return "cumsum";
+        case EntryKind::inputs: return "inputs";
+        case EntryKind::dense: return "dense";
+        case EntryKind::fused: return "fused";
+    }
+    return "array";  // not a kind (a program is validated before any message names one)
+}
 
 enum class Reducer : std::uint8_t { sum, prod, max, min, logsumexp, norm };
 
@@ -38,6 +56,7 @@ namespace entry_flags {
 inline constexpr std::uint8_t constant_per_element = 1;
 inline constexpr std::uint8_t a_constant = 2;  // matmul: A is in EntryList::constants
 inline constexpr std::uint8_t b_constant = 4;  // matmul: B is in EntryList::constants
+inline constexpr std::uint8_t fused_sum = 8;   // fused: outputs are sums over the trailing axes, times Entry::scalar
 }  // namespace entry_flags
 
 // The partials of one slot, on any number type (replay runs entries on dual

@@ -21,6 +21,7 @@
 // round-trip, or an exception other than invalid_program.
 #pragma once
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,7 @@
 #include "../program.hpp"
 #include "../record_dense.hpp"
 #include "../record.hpp"
+#include "../record_fused.hpp"
 #include "../replay.hpp"
 #include "../serialize.hpp"
 
@@ -111,7 +113,7 @@ inline void record_random_entry(Tape& t, Rng& rng) {
     const std::int64_t m = 1 + static_cast<std::int64_t>(rng.below(std::min<index_t>(have, 6)));
     const std::int64_t one = 1;
     Entry e{};
-    switch (rng.below(blas::dgemm_ptr.load() ? 7 : 6)) {
+    switch (rng.below(blas::dgemm_ptr.load() ? 8 : 7)) {
         case 0: {  // an op-table row, maybe with per-element constants
             const int first = static_cast<int>(Op::input) + 1, count = static_cast<int>(Op::count) - first;
             const Op op = static_cast<Op>(first + static_cast<int>(rng.below(count)));
@@ -151,6 +153,29 @@ inline void record_random_entry(Tape& t, Rng& rng) {
             const double v[3] = {rng.uniform(-1, 1), rng.uniform(-1, 1), rng.uniform(-1, 1)};
             t.push_inputs(v, 3);
             return;
+        }
+        case 6: {  // a fused program: a slot leaf and a constant leaf, up to three op-table rows, maybe summed
+            const int first_row = static_cast<int>(Op::input) + 1, rows = static_cast<int>(Op::count) - first_row;
+            const std::int64_t kind[2] = {entries::fused::slots, entries::fused::constant};
+            std::vector<double> c(m);
+            for (double& x : c) x = rng.uniform(-2, 2);
+            const std::int64_t first[2] = {start(m), 0}, strides[2] = {1, 1};
+            const double* data[2] = {nullptr, c.data()};
+            const int I = 1 + static_cast<int>(rng.below(3));
+            std::vector<std::int64_t> code;
+            for (int k = 0; k < I; ++k) {
+                const Op op = static_cast<Op>(first_row + static_cast<int>(rng.below(rows)));
+                const std::int64_t last = 2 + k - 1;  // the previous result (the leaves first)
+                const std::int64_t other = static_cast<std::int64_t>(rng.below(2 + k));
+                const bool two = info(op).arity == Arity::binary;
+                double number = rng.uniform(-2, 2);
+                std::int64_t bits;
+                std::memcpy(&bits, &number, sizeof bits);
+                code.insert(code.end(), {static_cast<std::int64_t>(op), k ? last : 0, two ? other : (k ? last : 0), bits});
+            }
+            const bool sum = rng.below(2);
+            e = begin_fused(t, 1, &m, 0, sum, 1.0, 2, kind, first, data, strides, I, code.data());
+            break;
         }
         default: {  // a dense layer on the BLAS
             const std::int64_t M = 1 + rng.below(2), K = 1 + rng.below(2), N = 1 + rng.below(2);
