@@ -23,6 +23,9 @@ enum class Op : std::uint8_t {
 
 static_assert(static_cast<int>(Op::count) <= 256, "opcodes are stored in one byte");
 
+// The op-table rows are the opcodes [first_row, Op::count): after the sentinels.
+inline constexpr int first_row = static_cast<int>(Op::entry) + 1;
+
 enum class Arity : std::uint8_t { none, unary, binary, binary_vc, binary_cv };
 
 struct OpInfo {

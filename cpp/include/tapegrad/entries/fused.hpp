@@ -502,8 +502,18 @@ inline const char* check_fused(const Entry& e, const std::int64_t* arena, std::s
     }
     if (all == 0) return nullptr;  // nothing is read
     for (int l = 0; l < p.L; ++l) {
+        // Forged strides and bases must not overflow the extent arithmetic:
+        // each |(shape - 1) * stride| stays within a tape, the base too.
+        const std::int64_t* st = p.stride(l);
+        for (int d = 0; d < nd; ++d) {
+            const std::int64_t m = p.shape[d] - 1;
+            if (st[d] < -std::int64_t(max_nodes) || st[d] > std::int64_t(max_nodes) ||
+                (m && (st[d] < 0 ? -st[d] : st[d]) > std::int64_t(max_nodes) / m))
+                return "a leaf's strides reach outside a tape";
+        }
+        if (p.base(l) < 0 || p.base(l) > std::int64_t(max_nodes)) return "a leaf starts outside a tape";
         std::int64_t lo, hi;
-        walk_extent(nd, p.shape, p.stride(l), lo, hi);
+        walk_extent(nd, p.shape, st, lo, hi);
         const std::int64_t from = p.base(l) + lo, to = p.base(l) + hi;
         if (p.kind(l) == fused::slots) {
             if (from < std::int64_t(lowest) || to >= std::int64_t(e.first)) return "a leaf reaches outside the slots below it";

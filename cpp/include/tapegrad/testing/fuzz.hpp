@@ -57,8 +57,8 @@ struct Rng {
 inline index_t record_random_op(Tape& t, Rng& rng, index_t lo) {
     auto pick = [&] { return static_cast<index_t>(lo + rng.below(t.size() - lo)); };
     const double c = rng.uniform(-2, 2);
-    const int first = static_cast<int>(Op::input) + 1, count = static_cast<int>(Op::count) - first;
-    switch (static_cast<Op>(first + static_cast<int>(rng.below(count)))) {
+    const int rows = static_cast<int>(Op::count) - first_row;
+    switch (static_cast<Op>(first_row + static_cast<int>(rng.below(rows)))) {
 #define TG_UNARY(name, ...) \
     case Op::name: return record_##name(t, pick());
 #define TG_BINARY(name, ...)                                      \
@@ -115,8 +115,8 @@ inline void record_random_entry(Tape& t, Rng& rng) {
     Entry e{};
     switch (rng.below(blas::dgemm_ptr.load() ? 8 : 7)) {
         case 0: {  // an op-table row, maybe with per-element constants
-            const int first = static_cast<int>(Op::input) + 1, count = static_cast<int>(Op::count) - first;
-            const Op op = static_cast<Op>(first + static_cast<int>(rng.below(count)));
+            const int rows = static_cast<int>(Op::count) - first_row;
+            const Op op = static_cast<Op>(first_row + static_cast<int>(rng.below(rows)));
             std::vector<double> c(m);
             for (double& x : c) x = rng.uniform(-2, 2);
             const bool per_element = rng.below(2);
@@ -155,7 +155,7 @@ inline void record_random_entry(Tape& t, Rng& rng) {
             return;
         }
         case 6: {  // a fused program: a slot leaf and a constant leaf, up to three op-table rows, maybe summed
-            const int first_row = static_cast<int>(Op::input) + 1, rows = static_cast<int>(Op::count) - first_row;
+            const int rows = static_cast<int>(Op::count) - first_row;
             const std::int64_t kind[2] = {entries::fused::slots, entries::fused::constant};
             std::vector<double> c(m);
             for (double& x : c) x = rng.uniform(-2, 2);
@@ -255,9 +255,10 @@ inline bool forge_entry(Program& p, Rng& rng) {
     ProgramEntries& l = p.entries;
     Entry& e = l.list[rng.below(l.list.size())];
     const bool has_geometry = e.kind == EntryKind::elementwise || e.kind == EntryKind::reduce ||
-                              e.kind == EntryKind::matmul || e.kind == EntryKind::cumsum || e.kind == EntryKind::dense;
+                              e.kind == EntryKind::matmul || e.kind == EntryKind::cumsum || e.kind == EntryKind::dense ||
+                              e.kind == EntryKind::fused;
     switch (rng.below(7)) {
-        case 0: e.kind = static_cast<EntryKind>(7 + rng.below(200)); return true;  // unknown kind
+        case 0: e.kind = static_cast<EntryKind>(entry_kind_count + rng.below(200)); return true;  // unknown kind
         case 1: e.size += 1 + static_cast<index_t>(rng.below(3)); return true;  // overlaps, or slots not its own
         case 2: e.a = static_cast<index_t>(p.num_nodes() + rng.below(1000)); return true;  // operand outside
         case 3:
