@@ -331,6 +331,15 @@ inline void evaluate(const Program& p, const T* values, const double* constants,
     }
 }
 
+// Whether the top register, `filled` with `held`, holds v already: for
+// doubles, the same bits (-0.0 is not 0.0, a NaN refills); other number
+// types always refill.
+template <class T>
+inline bool same_bits(const T& v, const T& held, bool filled) {
+    if constexpr (std::is_same_v<T, double>) return filled && std::memcmp(&v, &held, sizeof v) == 0;
+    else return false;
+}
+
 // Elements per output: 1, or the size of the summed part of the space.
 inline std::int64_t group_size(const Entry& e, const Program& p) {
     return (e.flags & entry_flags::fused_sum) ? product(p.shape + e.split, p.nd - e.split) : 1;
@@ -430,6 +439,8 @@ inline void backward_fused(const Entry& e, const std::int64_t* geometry, const d
     const T* rp[fused::max_registers];
     T* gp[fused::max_registers];
     for (int r = 0; r < p.registers(); ++r) gp[r] = grad + r * fused::register_stride;
+    T spread = T(0.0);    // a sum's output adjoint, spread over the whole top register
+    bool spread_in = false;
     fused::for_each_run(p, count * R, [&](const std::int64_t* off, const std::int64_t* step, std::int64_t n,
                                           std::int64_t index) {
         for (std::int64_t j0 = 0; j0 < n; j0 += chunk) {
@@ -439,16 +450,23 @@ inline void backward_fused(const Entry& e, const std::int64_t* geometry, const d
                 if (direct[l]) gp[l] = adj + off[l] + j0;
             for (int r = 0; r < top; ++r)  // (needed registers no instruction writes: none, as emitted)
                 if (need[r] && !written[r]) std::fill(gp[r], gp[r] + m, T(0.0));
-            T* gtop = gp[top];
-            if (sum)
-                std::fill(gtop, gtop + m, g[index / R] * T(e.scalar));
-            else
-                std::copy(g + index + j0, g + index + j0 + m, gtop);
+            // The output adjoints: read where they lie, or (a sum) one number
+            // per group spread over the chunk, refilled only when it changes
+            // (no instruction writes the top register: it is read only).
+            const T* gtop = g + index + j0;
+            if (sum) {
+                const T v = g[index / R] * T(e.scalar);
+                if (!fused::same_bits(v, spread, spread_in)) {
+                    std::fill(gp[top], gp[top] + chunk, v);
+                    spread = v, spread_in = true;
+                }
+                gtop = gp[top];
+            }
             for (int k = p.I - 1; k >= 0; --k) {
                 const int r = L + k, a = p.arg(k, 0), b = p.arg(k, 1);
                 if (!need[r]) continue;
-                fused::backward_instruction(p.op(k), rp[a], rp[b], p.number(k), rp[r], gp[r], gp[a], wa[k], gp[b],
-                                            wb[k], m);
+                fused::backward_instruction(p.op(k), rp[a], rp[b], p.number(k), rp[r], r == top ? gtop : gp[r], gp[a],
+                                            wa[k], gp[b], wb[k], m);
             }
             for (int l = 0; l < L; ++l) {
                 if (!need[l] || direct[l]) continue;
