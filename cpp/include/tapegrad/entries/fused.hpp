@@ -39,6 +39,7 @@
 #include "../formulas.hpp"
 #include "../strided.hpp"
 #include "entry.hpp"
+#include "reduce.hpp"
 
 namespace tapegrad::entries {
 
@@ -50,7 +51,7 @@ inline constexpr int max_registers = max_leaves + max_instructions;
 // Elements per chunk: a 10-register program keeps 2 x 20 KB of registers in L1/L2
 // (measured on the Rosenbrock program: 128 and 512 were no faster).
 inline constexpr std::int64_t chunk = 256;
-static_assert(chunk % 4 == 0, "forward_fused's sum keeps four accumulators over chunks");
+static_assert(chunk % detail::sum_lanes == 0, "forward_fused's sum keeps sum_lanes accumulators over chunks");
 // Distance between two registers, in elements: not a multiple of 4 KB, so
 // that registers, and the leaves streaming through them, do not alias in the
 // CPU's 4 KB store-to-load check (with 2 KB registers the Rosenbrock program
@@ -299,11 +300,12 @@ inline Uses partial_uses(Op op, int which) {
 // points at register r's values. A leaf walked with stride 1 is read where
 // it lies (no copy), others are gathered into their register.
 // With `keep`, only the registers it marks are computed (the others point
-// at their own, stale, storage).
+// at their own, stale, storage). With `result`, the last instruction writes
+// there instead of its register (the forward's outputs: no copy pass).
 template <class T>
 inline void evaluate(const Program& p, const T* values, const double* constants, const std::int64_t* off,
                      const std::int64_t* step, std::int64_t j0, std::int64_t m, T* reg, const T** rp,
-                     const bool* keep = nullptr) {
+                     const bool* keep = nullptr, T* result = nullptr) {
     for (int l = 0; l < p.L; ++l) {
         const std::int64_t at = off[l] + j0 * step[l];
         T* r = reg + l * register_stride;
@@ -323,10 +325,19 @@ inline void evaluate(const Program& p, const T* values, const double* constants,
         }
     }
     for (int k = 0; k < p.I; ++k) {
-        T* y = reg + (p.L + k) * register_stride;
+        T* y = result && k == p.I - 1 ? result : reg + (p.L + k) * register_stride;
         rp[p.L + k] = y;
         if (!keep || keep[p.L + k]) forward_instruction(p.op(k), rp[p.arg(k, 0)], rp[p.arg(k, 1)], p.number(k), y, m);
     }
+}
+
+// Whether the top register, `filled` with `held`, holds v already: for
+// doubles, the same bits (-0.0 is not 0.0, a NaN refills); other number
+// types always refill.
+template <class T>
+inline bool same_bits(const T& v, const T& held, bool filled) {
+    if constexpr (std::is_same_v<T, double>) return filled && std::memcmp(&v, &held, sizeof v) == 0;
+    else return false;
 }
 
 // Elements per output: 1, or the size of the summed part of the space.
@@ -351,23 +362,24 @@ inline void forward_fused(const Entry& e, const std::int64_t* geometry, const do
         for (index_t o = 0; o < e.size; ++o) out[o] = T(0.0);
     fused::for_each_run(p, std::int64_t(e.size) * R, [&](const std::int64_t* off, const std::int64_t* step,
                                                           std::int64_t n, std::int64_t index) {
-        // four accumulators, element j into acc[j % 4] and the tail into acc[0]:
-        // reduce.hpp's sum_run order, so a one-run sum equals the unfused one
-        T acc[4] = {T(0.0), T(0.0), T(0.0), T(0.0)};
-        for (std::int64_t j0 = 0; j0 < n; j0 += fused::chunk) {  // chunk % 4 == 0
+        // sum_lanes accumulators, element j into acc[j % sum_lanes] and the tail
+        // into acc[0]: reduce.hpp's sum_run order, so a one-run sum equals the unfused one
+        T acc[detail::sum_lanes];
+        for (int k = 0; k < detail::sum_lanes; ++k) acc[k] = T(0.0);
+        for (std::int64_t j0 = 0; j0 < n; j0 += fused::chunk) {  // chunk % sum_lanes == 0
             const std::int64_t m = std::min(fused::chunk, n - j0);
-            fused::evaluate(p, static_cast<const T*>(values), constants, off, step, j0, m, reg, rp);
+            // (the outputs lie above every slot leaf: writing them directly aliases no operand)
+            fused::evaluate(p, static_cast<const T*>(values), constants, off, step, j0, m, reg, rp, nullptr,
+                            sum ? nullptr : out + index + j0);
             if (sum) {
                 std::int64_t j = 0;
-                for (; j + 4 <= m; j += 4)
-                    for (int k = 0; k < 4; ++k) acc[k] += y[j + k];
+                for (; j + detail::sum_lanes <= m; j += detail::sum_lanes)
+                    for (int k = 0; k < detail::sum_lanes; ++k) acc[k] += y[j + k];
                 for (; j < m; ++j) acc[0] += y[j];
-            } else {
-                for (std::int64_t j = 0; j < m; ++j) out[index + j0 + j] = y[j];
             }
         }
         // a run lies in one group (its last axis is summed)
-        if (sum) out[index / R] += (acc[0] + acc[1]) + (acc[2] + acc[3]);
+        if (sum) out[index / R] += detail::combine_lanes(acc);
     });
     if (sum) {
         const T scale = T(e.scalar);
@@ -427,6 +439,8 @@ inline void backward_fused(const Entry& e, const std::int64_t* geometry, const d
     const T* rp[fused::max_registers];
     T* gp[fused::max_registers];
     for (int r = 0; r < p.registers(); ++r) gp[r] = grad + r * fused::register_stride;
+    T spread = T(0.0);    // a sum's output adjoint, spread over the whole top register
+    bool spread_in = false;
     fused::for_each_run(p, count * R, [&](const std::int64_t* off, const std::int64_t* step, std::int64_t n,
                                           std::int64_t index) {
         for (std::int64_t j0 = 0; j0 < n; j0 += chunk) {
@@ -436,16 +450,23 @@ inline void backward_fused(const Entry& e, const std::int64_t* geometry, const d
                 if (direct[l]) gp[l] = adj + off[l] + j0;
             for (int r = 0; r < top; ++r)  // (needed registers no instruction writes: none, as emitted)
                 if (need[r] && !written[r]) std::fill(gp[r], gp[r] + m, T(0.0));
-            T* gtop = gp[top];
-            if (sum)
-                std::fill(gtop, gtop + m, g[index / R] * T(e.scalar));
-            else
-                std::copy(g + index + j0, g + index + j0 + m, gtop);
+            // The output adjoints: read where they lie, or (a sum) one number
+            // per group spread over the chunk, refilled only when it changes
+            // (no instruction writes the top register: it is read only).
+            const T* gtop = g + index + j0;
+            if (sum) {
+                const T v = g[index / R] * T(e.scalar);
+                if (!fused::same_bits(v, spread, spread_in)) {
+                    std::fill(gp[top], gp[top] + chunk, v);
+                    spread = v, spread_in = true;
+                }
+                gtop = gp[top];
+            }
             for (int k = p.I - 1; k >= 0; --k) {
                 const int r = L + k, a = p.arg(k, 0), b = p.arg(k, 1);
                 if (!need[r]) continue;
-                fused::backward_instruction(p.op(k), rp[a], rp[b], p.number(k), rp[r], gp[r], gp[a], wa[k], gp[b],
-                                            wb[k], m);
+                fused::backward_instruction(p.op(k), rp[a], rp[b], p.number(k), rp[r], r == top ? gtop : gp[r], gp[a],
+                                            wa[k], gp[b], wb[k], m);
             }
             for (int l = 0; l < L; ++l) {
                 if (!need[l] || direct[l]) continue;
@@ -530,9 +551,12 @@ inline const char* check_fused(const Entry& e, const std::int64_t* arena, std::s
 // at load time (as arrays.hpp's forward_entry_double): unlike the other
 // entries' backward loops, which wait on memory, this one computes, and its
 // masked partials vectorise only with AVX2 (measured on the Rosenbrock
-// program, n = 10^4: 59 us with AVX2, 160 us without).
+// program, n = 10^4: 59 us with AVX2, 160 us without). An AVX-512 copy
+// (x86-64-v4; no FMA contraction: the build is ISO C++, -ffp-contract=off)
+// runs its backward 7% faster again while the registers stay in cache
+// (n = 10^4, 10^5; at 10^6 it waits on memory either way).
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
-__attribute__((target_clones("avx2", "default"), flatten))
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default"), flatten))
 #endif
 inline void backward_fused_double(const Entry& e, const std::int64_t* geometry, const double* constants,
                                   const double* values, const double* g, std::int64_t count, double* adj) noexcept {

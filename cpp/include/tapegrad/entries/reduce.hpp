@@ -31,16 +31,31 @@ inline void each_in_group(int nr, const std::int64_t* shape, const std::int64_t*
     });
 }
 
-// Sum of a run; four accumulators let a contiguous run pipeline (and sum a
-// little more accurately than one chain).
+// Sum of a run in sum_lanes accumulators (element j into acc[j % sum_lanes],
+// a tail into acc[0]), combined pairwise: independent chains let a contiguous
+// run pipeline (one chain of vector adds waits on each add's latency), and it
+// sums a little more accurately than one chain. The fused entries' sums
+// (fused.hpp) add in this same order, so a fused sum equals the unfused one.
+inline constexpr int sum_lanes = 16;
+
+template <class T>
+inline T combine_lanes(const T* acc) {
+    T t[sum_lanes / 2];  // pairwise: ((a0 + a1) + (a2 + a3)) + ...
+    for (int k = 0; k < sum_lanes / 2; ++k) t[k] = acc[2 * k] + acc[2 * k + 1];
+    for (int w = sum_lanes / 4; w >= 1; w /= 2)
+        for (int k = 0; k < w; ++k) t[k] = t[2 * k] + t[2 * k + 1];  // (reads t[2k], t[2k+1] before they are overwritten)
+    return t[0];
+}
+
 template <class T>
 inline T sum_run(const T* x, std::int64_t s, std::int64_t n) {
-    T acc[4] = {T(0.0), T(0.0), T(0.0), T(0.0)};
+    T acc[sum_lanes];
+    for (int k = 0; k < sum_lanes; ++k) acc[k] = T(0.0);
     std::int64_t j = 0;
-    for (; j + 4 <= n; j += 4)
-        for (int k = 0; k < 4; ++k) acc[k] += x[(j + k) * s];
+    for (; j + sum_lanes <= n; j += sum_lanes)
+        for (int k = 0; k < sum_lanes; ++k) acc[k] += x[(j + k) * s];
     for (; j < n; ++j) acc[0] += x[j * s];
-    return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    return combine_lanes(acc);
 }
 
 // Offset of the r-th element (C order) of a group.
