@@ -1009,25 +1009,31 @@ cdef class VarArray:
     def __reduce__(self):
         raise TypeError("a VarArray cannot be pickled: it is a view of a live tape. Pickle va.value instead.")
 
-    # Comparisons compare values and give bool ndarrays, as numpy's do; each
-    # element is recorded as a comparison for compiled replay (tapegrad/_guards.py).
+    # Comparisons compare values and give bool ndarrays, as numpy's do; while
+    # compile records, each element is kept as a guard (tapegrad/_guards.py).
     def __lt__(self, other):
-        return _guards().compare(0, self, other)
+        g = _guards()
+        return g.compare(g.LESS, self, other)
 
     def __le__(self, other):
-        return _guards().compare(1, self, other)
+        g = _guards()
+        return g.compare(g.LESS_EQUAL, self, other)
 
     def __gt__(self, other):
-        return _guards().compare(2, self, other)
+        g = _guards()
+        return g.compare(g.GREATER, self, other)
 
     def __ge__(self, other):
-        return _guards().compare(3, self, other)
+        g = _guards()
+        return g.compare(g.GREATER_EQUAL, self, other)
 
     def __eq__(self, other):
-        return _guards().compare(4, self, other)
+        g = _guards()
+        return g.compare(g.EQUAL, self, other)
 
     def __ne__(self, other):
-        return _guards().compare(5, self, other)
+        g = _guards()
+        return g.compare(g.NOT_EQUAL, self, other)
 
     def __pos__(self):
         return self
