@@ -25,6 +25,7 @@ from ._paths import get_cmake_dir, get_include
 from ._arrays import *  # noqa: F403  (sum, mean, dot, matmul, where, concatenate, ...)
 from ._arrays import __all__ as _array_functions
 from ._api import jacobian, vjp
+from ._pytree import register_pytree_node
 from . import _blas
 _blas.load(optional=True)  # the BLAS of dense layers and large matmuls (scipy-openblas32)
 from ._check import GradientCheckError, check_grads
@@ -33,7 +34,7 @@ from . import nn  # neural networks: dense layers on BLAS, MLP, losses, optimise
 from ._compile import BranchChangedError, CompiledFunction, compile, hessian, hvp, jvp, load
 
 __all__ = ["Tape", "grad", "value_and_grad", "op_table", "bytes_per_node", "max_nodes", "__version__",
-           *_op_and_type_names, "VarArray", "jacobian", "vjp", "check_grads", "GradientCheckError",
+           *_op_and_type_names, "VarArray", "jacobian", "vjp", "register_pytree_node", "check_grads", "GradientCheckError",
            *_array_functions,
            "name", "graph", "Dot", "Node", "NodeTable", "GraphvizUnavailableError",
            "get_include", "get_cmake_dir",

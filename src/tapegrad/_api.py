@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._pytree import flatten, unflatten
+from ._pytree import flatten, is_unregistered_container, unflatten
 from ._tape import Tape
 from ._var import Var, _new_var
 from ._array import VarArray, _new_vars
@@ -47,6 +47,11 @@ def _watch_leaf(tape: Tape, x: Any, position: int) -> Var | VarArray:
         return _new_vars(tape, x)
     if isinstance(x, complex):
         raise TypeError(f"argument {position} has dtype complex; tapegrad differentiates real numbers")
+    if is_unregistered_container(x):
+        base = next(t for t in (dict, list, tuple) if isinstance(x, t)).__name__
+        raise TypeError(f"argument {position} holds a {type(x).__name__}, a {base} subclass that tapegrad does not "
+                        f"know how to rebuild: pass a plain {base}, or register the type with "
+                        "tapegrad.register_pytree_node(type, flatten_func, unflatten_func)")
     raise TypeError(f"cannot differentiate with respect to argument {position} of type {type(x).__name__}: "
                     "pass floats, numpy arrays, or tuples/lists/dicts of them")
 
@@ -85,8 +90,43 @@ def _split(flat: np.ndarray, leaves: Sequence[Var | VarArray], tree: Any, lead: 
     return unflatten(tree, parts)
 
 
-def _argnums(argnums: int | Sequence[int]) -> tuple[int, ...]:
-    return (argnums,) if isinstance(argnums, int) else tuple(argnums)
+def _argnums(argnums: Any) -> tuple[int, ...]:
+    """argnums as a tuple of ints, checked when the transform is made: an int or
+    a non-empty sequence of distinct ints (negative ones count from the end)."""
+    def one(i: Any) -> int:
+        if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
+            raise TypeError(f"argnums must be an int or a tuple of ints (positions of f's arguments), "
+                            f"not {i!r} of type {type(i).__name__}")
+        return int(i)
+
+    if isinstance(argnums, (int, np.integer)) and not isinstance(argnums, (bool, np.bool_)):
+        return (int(argnums),)
+    if not isinstance(argnums, (tuple, list)):
+        one(argnums)  # raises with the message above
+    nums = tuple(one(i) for i in argnums)
+    if not nums:
+        raise ValueError("argnums is empty: name at least one argument to differentiate with respect to")
+    if len(set(nums)) != len(nums):
+        raise ValueError(f"argnums={tuple(argnums)!r} names an argument twice; name each argument once")
+    return nums
+
+
+def _checked(argnums: Any) -> int | tuple[int, ...]:
+    """A valid argnums as an int (one argument) or a tuple of ints."""
+    nums = _argnums(argnums)
+    return nums[0] if isinstance(argnums, (int, np.integer)) else nums
+
+
+def _positions(nums: tuple[int, ...], argnums: Any, nargs: int) -> list[int]:
+    """The argnums as positions among the nargs arguments of one call."""
+    if any(not -nargs <= i < nargs for i in nums):
+        raise TypeError(f"argnums={argnums!r} needs at least {max(i if i >= 0 else -i - 1 for i in nums) + 1} "
+                        f"positional arguments, but f was called with {nargs}")
+    positions = [i % nargs for i in nums]
+    if len(set(positions)) != len(positions):
+        raise ValueError(f"argnums={argnums!r} names argument {positions[0]} twice (counting negative positions "
+                         f"from the end of the {nargs} arguments)")
+    return positions
 
 
 def _call(tape: Tape, f: Callable[..., Any], argnums: int | Sequence[int], args: tuple[Any, ...],
@@ -94,9 +134,7 @@ def _call(tape: Tape, f: Callable[..., Any], argnums: int | Sequence[int], args:
     """Call f with the argnums arguments recorded: (output, [(leaves, tree) per argnum])."""
     call_args = list(args)
     watched = []
-    for i in _argnums(argnums):
-        if not -len(call_args) <= i < len(call_args):
-            raise TypeError(f"argnums={argnums} but f was called with {len(call_args)} positional arguments")
+    for i in _positions(_argnums(argnums), argnums, len(call_args)):
         call_args[i], leaves, tree = _watch(tape, call_args[i], i)
         watched.append((leaves, tree))
     return f(*call_args, **kwargs), watched
@@ -166,6 +204,8 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     those. With ``has_aux=True``, f returns ``(value, aux)`` and the result is
     ``((value, aux), gradient)``, aux with its Vars replaced by their values.
     """
+
+    argnums = _checked(argnums)  # a bad argnums is refused now, not at the first call
 
     @functools.wraps(f)
     def wrapped(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
@@ -241,6 +281,8 @@ def jacobian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callabl
     tuple of those. f may return a VarArray, a Var, a number, or a nested list
     of Vars and numbers.
     """
+
+    argnums = _checked(argnums)
 
     @functools.wraps(f)
     def wrapped(*args: Any, **kwargs: Any) -> Any:

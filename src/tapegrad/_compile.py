@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._api import _argnums, _borrow, _give_back, _watch_leaf
+from ._api import _argnums, _borrow, _checked, _give_back, _positions, _watch_leaf
+from ._pytree import TreeDef, flatten, unflatten
 from ._tape import Tape
 from ._array import VarArray, _slots_of
 from ._var import Var, _record_sites, _slot_of
@@ -43,7 +44,7 @@ def _record(f: Callable[..., Any], args: Sequence[Any], debug: bool) -> _core.Pr
         _record_sites(tape, True)
     tape._guard_arrays = True
     try:
-        wrt = [_watch_leaf(tape, np.asarray(a) if isinstance(a, (list, tuple)) else a, i) for i, a in enumerate(args)]
+        wrt = [_watch_leaf(tape, a, i) for i, a in enumerate(args)]
         out = f(*wrt)
         shapes = [() if isinstance(w, Var) else tuple(w.shape) for w in wrt]
         inputs = [np.array([w.index], np.uint32) if isinstance(w, Var) else w.slots().reshape(-1) for w in wrt]
@@ -120,8 +121,11 @@ class CompiledFunction:
     """
 
     def __init__(self, programs: Sequence[_core.Program], f: Callable[..., Any] | None = None, *,
-                 retrace: bool = False, debug: bool = False) -> None:
+                 retrace: bool = False, debug: bool = False, trees: Sequence[TreeDef | None] | None = None) -> None:
         self._programs = list(programs)
+        # Pytree arguments: the tape's inputs are their leaves, and trees[i] is
+        # the structure of argument i (None for a plain number or array).
+        self._trees = None if trees is None else list(trees)
         self._f = f
         self._retrace = bool(retrace) and f is not None
         self._debug = debug
@@ -177,7 +181,7 @@ class CompiledFunction:
         fast = self._fast
         if fast is not None and len(args) == 1 and type(args[0]) is float:
             return fast.value1(args[0])
-        X, batch = self._pack(args)
+        X, batch = self._pack(self._leaf_args(args))
         (Y,) = self._run("value", X, (), threads)
         return self._unpack_out(Y, batch)
 
@@ -191,10 +195,10 @@ class CompiledFunction:
             value, slope = fast.value_and_grad1(args[0])
             return value, slope
         self._need_scalar_output("value_and_grad")
-        X, batch = self._pack(args)
+        X, batch = self._pack(self._leaf_args(args))
         W = self._one_weight if batch is None else np.ones((X.shape[0], 1))
         Y, G = self._run("vjp", X, (W,), threads)
-        return self._unpack_out(Y, batch), self._unpack_in(G, batch)
+        return self._unpack_out(Y, batch), self._as_trees(self._unpack_in(G, batch))
 
     def grad(self, *args: Any, threads: int = 1) -> Any:
         """The gradient of a scalar f, shaped like its argument(s)."""
@@ -205,10 +209,10 @@ class CompiledFunction:
 
         For a function of several arguments, ``primals`` is the tuple of them.
         """
-        X, batch = self._pack(self._as_args(primals))
+        X, batch = self._pack(self._leaf_args(self._as_args(primals)))
         W = self._pack_output_like(cotangents, batch)
         Y, G = self._run("vjp", X, (W,), threads)
-        return self._unpack_out(Y, batch), self._unpack_in(G, batch)
+        return self._unpack_out(Y, batch), self._as_trees(self._unpack_in(G, batch))
 
     def jvp(self, primals: Any, tangents: Any, threads: int = 1) -> tuple[Any, Any]:
         """(f(x), J v): ``tangents`` v is shaped like x; J v like f's output.
@@ -216,8 +220,8 @@ class CompiledFunction:
         Replays the tape on dual numbers. For a function of several arguments,
         ``primals`` and ``tangents`` are tuples.
         """
-        X, batch = self._pack(self._as_args(primals))
-        V, vbatch = self._pack(self._as_args(tangents), "tangent")
+        X, batch = self._pack(self._leaf_args(self._as_args(primals)))
+        V, vbatch = self._pack(self._leaf_args(self._as_args(tangents), "tangent"), "tangent")
         self._same_batch(batch, vbatch, "tangents")
         Y, Ydot = self._run("jvp", X, (V,), threads)
         return self._unpack_out(Y, batch), self._unpack_out(Ydot, batch)
@@ -229,11 +233,11 @@ class CompiledFunction:
         then the reverse sweep on dual adjoints. Works as scipy's ``hessp``.
         """
         self._need_scalar_output("hvp")
-        X, batch = self._pack(self._as_args(primals))
-        V, vbatch = self._pack(self._as_args(tangents), "tangent")
+        X, batch = self._pack(self._leaf_args(self._as_args(primals)))
+        V, vbatch = self._pack(self._leaf_args(self._as_args(tangents), "tangent"), "tangent")
         self._same_batch(batch, vbatch, "tangents")
         _, _, HV = self._run("hvp", X, (V, np.ones((X.shape[0], 1))), threads)
-        return self._unpack_in(HV, batch)
+        return self._as_trees(self._unpack_in(HV, batch))
 
     def hessian(self, *args: Any, threads: int = 1) -> Any:
         """The Hessian of a scalar f: shape x.shape + x.shape (a float for a
@@ -242,11 +246,25 @@ class CompiledFunction:
         One Hessian-vector product per input, all as lanes of one batched replay.
         """
         self._need_scalar_output("hessian")
-        X, batch = self._pack(args)
+        X, batch = self._pack(self._leaf_args(args))
         B, n = X.shape
         V = np.tile(np.eye(n), (B, 1))
         _, _, HV = self._run("hvp", np.repeat(X, n, axis=0), (V, np.ones((B * n, 1))), threads)
-        return self._unpack_square(HV.reshape(B, n, n), batch)
+        H = self._unpack_square(HV.reshape(B, n, n), batch)
+        if self._trees is None:
+            return H
+        # Blocks per pair of leaves -> per pair of arguments (i, j), each a
+        # pytree over i's leaves of pytrees over j's leaves (as JAX nests them).
+        blocks = H if len(self._arg_shapes) > 1 else ((H,),)
+        groups = self._leaf_groups()
+
+        def pair(i: int, j: int) -> Any:
+            (tree_i, leaves_i), (tree_j, leaves_j) = groups[i], groups[j]
+            rows = [_rebuild(tree_j, [blocks[a][b] for b in leaves_j]) for a in leaves_i]
+            return _rebuild(tree_i, rows)
+
+        out = tuple(tuple(pair(i, j) for j in range(len(groups))) for i in range(len(groups)))
+        return out[0][0] if len(groups) == 1 else out
 
     def jacobian(self, *args: Any, threads: int = 1) -> Any:
         """d f / d x: shape f's output shape + x.shape (tuple over arguments).
@@ -255,7 +273,7 @@ class CompiledFunction:
         inputs, forward mode on dual numbers (one tangent per input) otherwise;
         either way all of them run as lanes of one batched replay.
         """
-        X, batch = self._pack(args)
+        X, batch = self._pack(self._leaf_args(args))
         B, n, m = X.shape[0], self._nin, self._nout
         if m <= n:
             _, G = self._run("vjp", np.repeat(X, m, axis=0), (np.tile(np.eye(m), (B, 1)),), threads)
@@ -268,7 +286,7 @@ class CompiledFunction:
         for shape, (lo, hi) in zip(self._arg_shapes, self._spans):
             block = J[:, :, lo:hi].reshape(lead + self._out_shape + shape)
             blocks.append(float(block) if block.ndim == 0 else block)
-        return blocks[0] if len(blocks) == 1 else tuple(blocks)
+        return self._as_trees(blocks[0] if len(blocks) == 1 else tuple(blocks))
 
     # ---- saving ----------------------------------------------------------------------
 
@@ -298,11 +316,50 @@ class CompiledFunction:
     # ---- packing arguments and results ---------------------------------------------
 
     def _as_args(self, x: Any) -> tuple[Any, ...]:
-        if len(self._arg_shapes) == 1:
+        nargs = len(self._arg_shapes) if self._trees is None else len(self._trees)
+        if nargs == 1:
             return (x,)
         if not isinstance(x, (tuple, list)):
-            raise TypeError(f"this function takes {len(self._arg_shapes)} arguments: pass them as a tuple")
+            raise TypeError(f"this function takes {nargs} arguments: pass them as a tuple")
         return tuple(x)
+
+    def _leaf_args(self, args: Sequence[Any], what: str = "argument") -> Sequence[Any]:
+        """Pytree arguments -> the leaves the tape takes, checking each tree's structure."""
+        trees = self._trees
+        if trees is None:
+            return args
+        if len(args) != len(trees):
+            raise TypeError(f"this function was compiled for {len(trees)} argument(s), but got {len(args)}")
+        leaves: list[Any] = []
+        for i, (a, tree) in enumerate(zip(args, trees)):
+            if tree is None:
+                leaves.append(a)
+                continue
+            mine, structure = flatten(a)
+            if structure != tree:
+                raise ValueError(f"{what} {i} has another pytree structure than f was compiled for: "
+                                 f"{_describe(structure)} instead of {_describe(tree)}")
+            leaves.extend(mine)
+        return leaves
+
+    def _leaf_groups(self) -> list[tuple[TreeDef | None, range]]:
+        """Per argument of f: its pytree structure and the positions of its leaves among the tape's inputs."""
+        assert self._trees is not None
+        groups, at = [], 0
+        for tree in self._trees:
+            n = _count(tree)
+            groups.append((tree, range(at, at + n)))
+            at += n
+        return groups
+
+    def _as_trees(self, parts: Any) -> Any:
+        """One result per leaf argument (a lone one, or a tuple) -> one per
+        argument of f, each with its argument's pytree structure."""
+        if self._trees is None:
+            return parts
+        flat = [parts] if len(self._arg_shapes) == 1 else list(parts)
+        out = [_rebuild(tree, [flat[k] for k in leaves]) for tree, leaves in self._leaf_groups()]
+        return out[0] if len(out) == 1 else tuple(out)
 
     def _pack(self, args: Sequence[Any], what: str = "argument") -> tuple[np.ndarray, int | None]:
         """Arguments -> one (B, num_inputs) float64 array, and B (None: no batch)."""
@@ -451,6 +508,28 @@ class CompiledFunction:
             self._programs.append(program)
 
 
+def _count(tree: TreeDef | None) -> int:
+    """How many leaves a pytree structure holds."""
+    return 1 if tree is None else sum(_count(c) for c in tree.children)
+
+
+def _rebuild(tree: TreeDef | None, leaves: list[Any]) -> Any:
+    """The pytree of structure `tree` holding `leaves`; a plain argument (None) is its one leaf."""
+    return leaves[0] if tree is None else unflatten(tree, leaves)
+
+
+def _describe(tree: TreeDef | None) -> str:
+    if tree is None:
+        return "a leaf"
+    return f"{tree.node_type.__name__} with {_count(tree)} leaves"
+
+
+def _is_pytree(a: Any) -> bool:
+    """Whether compile takes argument `a` apart: a container, as grad does
+    (a list of numbers is a list of inputs, as in JAX; pass an ndarray for one array input)."""
+    return flatten(a)[1] is not None
+
+
 def compile(f: Callable[..., Any], *example_args: Any, debug: bool = False,
             retrace: bool = False) -> CompiledFunction:
     """Record ``f(*example_args)`` once and return a :class:`CompiledFunction`
@@ -461,7 +540,9 @@ def compile(f: Callable[..., Any], *example_args: Any, debug: bool = False,
     >>> cf(1.0), cf.grad(0.0), cf.hessian(0.0)
     (2.718281828459045, 1.0, 2.0)
 
-    Every positional argument is an input (a float, or an array of any shape).
+    Every positional argument is an input: a float, an array of any shape, or
+    a pytree of them (a list, tuple, dict, ... as for ``grad``; its gradient
+    comes back in its structure, and calls pass the same structure).
     f returns a scalar or an array (list, tuple, ndarray) of scalars. f may
     use whole-array operations and dense layers (tapegrad arrays, tg.nn):
 
@@ -482,7 +563,21 @@ def compile(f: Callable[..., Any], *example_args: Any, debug: bool = False,
     """
     if not callable(f):
         raise TypeError(f"compile needs a function, not a {type(f).__name__}")
-    return CompiledFunction([_record(f, example_args, debug)], f, retrace=retrace, debug=debug)
+    if not any(_is_pytree(a) for a in example_args):
+        return CompiledFunction([_record(f, example_args, debug)], f, retrace=retrace, debug=debug)
+    trees = [flatten(a)[1] if _is_pytree(a) else None for a in example_args]
+    leaves = [x for a, t in zip(example_args, trees) for x in (flatten(a)[0] if t is not None else [a])]
+
+    def of_leaves(*xs: Any) -> Any:  # f of the trees' leaves, as the tape sees it
+        args, at = [], 0
+        for tree in trees:
+            n = _count(tree)
+            args.append(xs[at] if tree is None else unflatten(tree, xs[at:at + n]))
+            at += n
+        return f(*args)
+
+    return CompiledFunction([_record(of_leaves, leaves, debug)], of_leaves, retrace=retrace, debug=debug,
+                            trees=trees)
 
 
 def load(path: str | os.PathLike[str]) -> CompiledFunction:
@@ -507,10 +602,7 @@ def load(path: str | os.PathLike[str]) -> CompiledFunction:
 def _compile_wrt(f: Callable[..., Any], args: Sequence[Any],
                  argnums: int | Sequence[int]) -> tuple[CompiledFunction, tuple[Any, ...]]:
     """Compile f as a function of args[argnums] only (the others held fixed)."""
-    nums = _argnums(argnums)
-    for i in nums:
-        if i >= len(args):
-            raise TypeError(f"argnums={argnums} but f was called with {len(args)} positional arguments")
+    nums = _positions(_argnums(argnums), argnums, len(args))
 
     def of_wrt(*wrt: Any) -> Any:
         full = list(args)
@@ -534,6 +626,8 @@ def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable
     blocks. f is recorded at each call, then the Hessian is one batched
     forward-over-reverse replay (see CompiledFunction.hessian).
     """
+    argnums = _checked(argnums)  # a bad argnums is refused now, not at the first call
+
     def h(*args: Any) -> Any:
         cf, wrt = _compile_wrt(f, args, argnums)
         return cf.hessian(*wrt)
@@ -553,6 +647,8 @@ def hvp(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[...
     other arguments are held fixed. f is recorded at each call and replayed
     forward-over-reverse (see CompiledFunction.hvp).
     """
+    argnums = _checked(argnums)
+
     def g(*args_and_v: Any) -> Any:
         if not args_and_v:
             raise TypeError("hvp(f) returns g(*args, v): pass f's arguments, then the tangent v")

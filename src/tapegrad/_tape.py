@@ -15,6 +15,20 @@ from ._var import Var, _new_var, _slot_of
 Wrt = Union[Var, VarArray, list[Union[Var, VarArray]], tuple[Union[Var, VarArray], ...]]
 
 
+def _real_number(value: Any) -> float:
+    """`value` as a float, for a real number (int, float, bool, a numpy real
+    scalar or 0-d array); TypeError for anything else, which float() would
+    convert or reject less clearly (a str such as "1.0" would be parsed)."""
+    if isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
+        return float(value)
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "fiub":
+        return float(value)
+    if isinstance(value, (Var, VarArray)):
+        raise TypeError("tape.var takes a number, not a Var: use the Var itself, or v.value for its number")
+    hint = " (use tape.vars for arrays)" if isinstance(value, (list, tuple, np.ndarray)) else ""
+    raise TypeError(f"tape.var takes a real number, not {type(value).__name__}{hint}")
+
+
 class Tape(_core.Tape):
     """A tape: flat C++ arrays holding one node per elementary operation.
 
@@ -44,7 +58,9 @@ class Tape(_core.Tape):
         >>> tape.gradient(x * x, x)
         6.0
         """
-        return _new_var(self, float(value))
+        if type(value) is not float:
+            value = _real_number(value)
+        return _new_var(self, value)
 
     def vars(self, values: npt.ArrayLike) -> VarArray:
         """Record one independent variable per element of ``values`` (any

@@ -247,7 +247,10 @@ cdef class Var:
         return _compare(self, 0.0, Compare.ne)  # `if v:` is a branch like `if v != 0:`
 
     def __hash__(self):
-        return hash(self.value)  # consistent with ==, which compares values
+        # By identity, like a PyTorch tensor: == compares values (and is
+        # recorded as a branch), so hashing by value would merge two different
+        # Vars that happen to be equal as dict keys or set members.
+        return object.__hash__(self)
 
     def __repr__(self):
         if self.generation != self.ctape.generation():
