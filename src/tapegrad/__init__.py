@@ -13,7 +13,7 @@ working on numbers and on Vars; ``tg.op_table()`` lists them.
 
 from ._core import __version__, bytes_per_node, max_nodes, op_table
 from ._var import *  # noqa: F403  (Var, errors, one function per op-table row)
-from ._var import StaleVarError, TapeMismatchError, Var
+from ._var import ConcretizationError, StaleVarError, TapeMismatchError, Var
 from ._var import __all__ as _op_and_type_names
 from ._array import VarArray
 from ._tape import Tape

@@ -13,7 +13,7 @@ import numpy as np
 from . import _core
 from ._pytree import flatten, is_unregistered_container, unflatten
 from ._tape import Tape
-from ._var import Var, _new_var
+from ._var import MASKED_ARRAY, Var, _new_var
 from ._array import VarArray, _new_vars
 
 # One pool of reusable tapes per thread: a grad call borrows a tape, records,
@@ -40,6 +40,8 @@ def _give_back(tape: Tape) -> None:
 def _watch_leaf(tape: Tape, x: Any, position: int) -> Var | VarArray:
     if isinstance(x, (float, int, np.floating, np.integer)) and not isinstance(x, (bool, np.bool_)):
         return _new_var(tape, float(x))
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(f"argument {position}: {MASKED_ARRAY}")
     if isinstance(x, np.ndarray):
         if x.dtype.kind not in "fiu":
             raise TypeError(f"argument {position} has dtype {x.dtype}; tapegrad differentiates real numbers "
@@ -137,7 +139,17 @@ def _call(tape: Tape, f: Callable[..., Any], argnums: int | Sequence[int], args:
     for i in _positions(_argnums(argnums), argnums, len(call_args)):
         call_args[i], leaves, tree = _watch(tape, call_args[i], i)
         watched.append((leaves, tree))
-    return f(*call_args, **kwargs), watched
+    return _strictly(tape, f, call_args, kwargs), watched
+
+
+def _strictly(tape: Tape, f: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    """f(*args, **kwargs) with float() of the tape's Vars an error (ConcretizationError):
+    a number that leaves the tape while f records would silently carry no derivative."""
+    tape._strict = True
+    try:
+        return f(*args, **kwargs)
+    finally:
+        tape._strict = False
 
 
 def _leave_tape(x: Any) -> Any:
@@ -224,7 +236,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
                                        tape.generation)[0]
             else:
                 flat = np.zeros(sum(1 if isinstance(x, Var) else x.size for x in leaves))
-            value = float(y)
+            value = y.value if isinstance(y, Var) else y
             if has_aux:
                 aux = _leave_tape(aux)
         finally:

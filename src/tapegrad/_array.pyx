@@ -23,7 +23,8 @@ import numpy as np
 
 from tapegrad.tape cimport Tape, index_t
 from tapegrad._var cimport Var
-from tapegrad._var import StaleVarError, TapeMismatchError, _MISMATCH, _STALE
+from tapegrad._var import (MASKED_ARRAY, ConcretizationError, StaleVarError, TapeMismatchError, _MISMATCH,
+                           _STALE, _check_strict, _concretization_error)
 
 
 cdef extern from "tapegrad/arrays.hpp" namespace "tapegrad" nogil:
@@ -193,6 +194,8 @@ cdef int _classify(object x, Operand* o, list keep) except -1:
         o.kind, o.scalar = K_SCALAR, PyLong_AsDouble(x)
         return 0
     if isinstance(x, (np.ndarray, list, tuple, float, int, np.generic)):
+        if isinstance(x, np.ma.MaskedArray):
+            raise TypeError(MASKED_ARRAY)
         arr = np.asarray(x)
         kind = arr.dtype.kind
         if kind == "O":
@@ -977,12 +980,47 @@ cdef class VarArray:
         return _make_array(self.owner, self.ctape, self.generation, <index_t>(self.first + offset), shape, strides)
 
     def __setitem__(self, key, value):
-        raise TypeError("VarArrays are immutable (their elements are tape nodes): build a new array instead, "
-                        "e.g. with tapegrad.where(mask, new, x) or tapegrad.concatenate")
+        raise ConcretizationError(
+            "VarArrays are immutable (their elements are tape nodes), so x[i] = v cannot record a derivative. "
+            "Write x = x.at[i].set(v) (or .add(v), .multiply(v): JAX's functional update), or build the array "
+            "with tapegrad.where / tapegrad.concatenate / tapegrad.stack")
 
     def __array__(self, dtype=None, copy=None):
-        raise TypeError("a VarArray cannot become a plain numpy array without leaving the tape; "
-                        "use va.value if you want the numbers")
+        raise _concretization_error("a VarArray turned into a plain numpy array (np.asarray(x), np.array(x), or "
+                                    "storing it in a numpy array); use va.value for the numbers")
+
+    @property
+    def at(self):
+        """JAX's functional update: ``x.at[i].set(v)`` is x with x[i] replaced
+        by v (a new VarArray: one gather entry); ``.add``, ``.multiply``,
+        ``.divide``, ``.power``, ``.min``, ``.max`` combine instead, applying
+        every occurrence of a repeated index (as numpy.add.at); ``.get()`` is x[i].
+
+        >>> import numpy as np, tapegrad as tg
+        >>> tg.grad(lambda x: x.at[0].set(x[1] ** 2).sum())(np.array([1.0, 3.0]))
+        array([0., 7.])
+        """
+        from tapegrad._at import AtIndexer  # the layer above, as the array functions are
+        return AtIndexer(self)
+
+    def __float__(self):
+        if self._size != 1:
+            raise TypeError("only size-1 VarArrays can be converted to a Python float")
+        _check_strict(self.owner, "float() of a VarArray while tapegrad differentiates f (directly, or through "
+                                  "math.* or numpy.float64)")
+        return float(self.value.reshape(-1)[0])
+
+    def __int__(self):
+        if self._size != 1:
+            raise TypeError("only size-1 VarArrays can be converted to a Python int")
+        return int(self.value.reshape(-1)[0])  # piecewise constant: a zero derivative is right
+
+    def __index__(self):
+        # numpy: only integer arrays are indices, and tape values are floats.
+        raise _concretization_error("using a VarArray as an index (its values are floats)")
+
+    def __format__(self, spec):
+        return format(self.value, spec)  # formatting reads the values: no derivative is lost
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         from tapegrad._numpy_interop import array_ufunc

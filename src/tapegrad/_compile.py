@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._api import _argnums, _borrow, _checked, _give_back, _positions, _watch_leaf
+from ._api import _argnums, _borrow, _checked, _give_back, _positions, _strictly, _watch_leaf
 from ._pytree import TreeDef, flatten, unflatten
 from ._tape import Tape
 from ._array import VarArray, _slots_of
@@ -45,7 +45,7 @@ def _record(f: Callable[..., Any], args: Sequence[Any], debug: bool) -> _core.Pr
     tape._guard_arrays = True
     try:
         wrt = [_watch_leaf(tape, a, i) for i, a in enumerate(args)]
-        out = f(*wrt)
+        out = _strictly(tape, f, wrt, {})
         shapes = [() if isinstance(w, Var) else tuple(w.shape) for w in wrt]
         inputs = [np.array([w.index], np.uint32) if isinstance(w, Var) else w.slots().reshape(-1) for w in wrt]
         in_slots = np.concatenate(inputs) if inputs else np.empty(0, np.uint32)

@@ -14,7 +14,7 @@ import numpy as np
 from . import _guards
 from ._array import VarArray, record_gather, tape_of
 from ._array_util import _TRACED, ArrayLike, _as_array, _no_extras, _traced, _values
-from ._var import Var
+from ._var import MASKED_ARRAY, Var
 from ._views import ravel
 
 __all__ = ["concatenate", "stack", "hstack", "vstack", "flip", "roll", "repeat", "tile", "broadcast_to", "take",
@@ -27,6 +27,8 @@ def _sources(x: Any) -> tuple[np.ndarray, np.ndarray]:
         return x.slots().astype(np.int64), np.zeros(x.shape)
     if isinstance(x, Var):
         return np.array(x.index, dtype=np.int64), np.array(0.0)
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(MASKED_ARRAY)
     c = np.asarray(x)
     if c.dtype.kind not in "fiub":
         raise TypeError(f"tapegrad takes real numbers, Vars and arrays, not arrays of dtype {c.dtype}")

@@ -18,7 +18,7 @@ import numpy as np
 from . import _arrays, _guards, _var
 from ._core import op_table
 from ._array import VarArray, elementwise, to_objects
-from ._var import Var
+from ._var import MASKED_ARRAY, Var
 
 # numpy ufunc name -> op-table name, where they differ.
 _UFUNC_SPELLINGS = {"absolute": "abs", "fabs": "abs", "rint": "round", "true_divide": "divide",
@@ -58,9 +58,18 @@ def _unsupported(what: str) -> TypeError:
                      "gradient through it.")
 
 
+def _refuse_masked(operands: Any) -> None:
+    """numpy masked arrays among the operands (or in a list of them) are refused: tapegrad would drop the mask."""
+    for x in operands:
+        if isinstance(x, np.ma.MaskedArray) or (
+                isinstance(x, (list, tuple)) and any(isinstance(y, np.ma.MaskedArray) for y in x)):
+            raise TypeError(MASKED_ARRAY)
+
+
 def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """numpy ufunc `ufunc.method(*inputs, **kwargs)` with a Var or VarArray among the inputs."""
     name = ufunc.__name__
+    _refuse_masked(inputs)
     if kwargs.get("out") is not None:
         raise TypeError(f"numpy.{name}: out= cannot hold tape values (VarArrays are immutable); "
                         "use the return value")
@@ -133,6 +142,8 @@ HANDLED_FUNCTIONS = _handled()
 
 def array_function(func: Callable[..., Any], types: tuple[Any, ...], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """numpy function `func(*args, **kwargs)` with a Var or VarArray among its arguments."""
+    _refuse_masked(args)
+    _refuse_masked(kwargs.values())
     impl = HANDLED_FUNCTIONS.get(func)
     if impl is None:
         module = (getattr(func, "__module__", None) or "numpy").split(".")

@@ -11,6 +11,7 @@ from . import _blas, _core
 from ._array import VarArray, elementwise, record_dense, record_matmul
 from ._array_util import ArrayLike, _ndim, _no_extras, _shape, _traced
 from ._views import expand_dims, ravel, reshape
+from ._var import MASKED_ARRAY
 
 __all__ = ["matmul", "dot", "vdot", "outer"]
 
@@ -19,6 +20,8 @@ def _as_matrix(x: Any, row: bool) -> Any:
     """A 2-D operand for the matmul entry: a vector becomes one row (row=True) or one column."""
     if isinstance(x, VarArray):
         return (expand_dims(x, 0) if row else expand_dims(x, 1)) if x.ndim == 1 else x
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(MASKED_ARRAY)
     c = np.asarray(x, dtype=np.float64)
     return (c[None, :] if row else c[:, None]) if c.ndim == 1 else c
 

@@ -48,6 +48,9 @@ class Tape(_core.Tape):
     # Whether array comparisons are recorded as guards: only while compile
     # records (eager gradients never replay, and a guard per element costs).
     _guard_arrays: bool = False
+    # Whether a transform (grad, jacobian, vjp, compile, ...) is recording f
+    # on this tape: float() of its Vars is then a ConcretizationError.
+    _strict: bool = False
 
     def var(self, value: float) -> Var:
         """Record an independent variable holding ``value``.

@@ -31,6 +31,59 @@ class TapeThreadError(RuntimeError):
     """A thread recorded on a tape that another thread is recording on."""
 
 
+class ConcretizationError(TypeError):
+    """A recorded value was turned into a plain number while a tapegrad
+    transform (grad, jacobian, vjp, compile, ...) was recording f: the number
+    would carry no derivative, so the result would be silently wrong."""
+
+
+_CONCRETIZATION = (
+    "{what}: the plain number would carry no derivative, so the result would be silently wrong. Instead use "
+    "tapegrad's functions (tapegrad.sin, not math.sin); build arrays with tapegrad.stack / tapegrad.concatenate "
+    "or x.at[i].set(v), not by assigning into a numpy array; use v.value where a constant is really meant "
+    "(it stops the derivative there)."
+)
+
+
+def _concretization_error(str what) -> ConcretizationError:
+    return ConcretizationError(_CONCRETIZATION.format(what=what))
+
+
+cdef object _PERCENT = None  # (opcode, arg) pairs of `a % b` and `a %= b` in this Python's bytecode
+
+
+def _percent_formatting() -> bool:
+    """Whether the Python code running now is at a `%` operation. float() of
+    a Var can be reached inside one only through str/bytes %-formatting (Var
+    has no __mod__, and float's and numpy's % defer to Vars), so it reads the
+    value for printing, not as an input to more arithmetic."""
+    global _PERCENT
+    import dis
+    import sys
+    if _PERCENT is None:
+        if "BINARY_OP" in dis.opmap:  # Python >= 3.11: one opcode, the operator in its argument
+            names = [name for name, _symbol in getattr(dis, "_nb_ops", ())]
+            args = [names.index(n) for n in ("NB_REMAINDER", "NB_INPLACE_REMAINDER")] if names else [6, 19]
+            _PERCENT = frozenset((dis.opmap["BINARY_OP"], arg) for arg in args)
+        else:  # Python 3.10: an opcode per operator, argument 0
+            _PERCENT = frozenset((dis.opmap[n], 0) for n in ("BINARY_MODULO", "INPLACE_MODULO"))
+    frame = sys._getframe(0)  # Cython functions have no frame: this is the Python code that called float()
+    code, at = frame.f_code.co_code, frame.f_lasti
+    return 0 <= at < len(code) - 1 and (code[at], code[at + 1]) in _PERCENT
+
+
+cpdef int _check_strict(object owner, str what) except -1:
+    """Raise ConcretizationError if a transform is recording on `owner` (a Tape)
+    and the value is not being read for %-formatting."""
+    if getattr(owner, "_strict", False) and not _percent_formatting():
+        raise _concretization_error(f"{what}, at {_caller_site()}")
+    return 0
+
+
+MASKED_ARRAY = ("tapegrad does not take numpy masked arrays (numpy.ma): their mask would be ignored and the "
+                "result silently wrong. Pass arr.filled(fill_value) or arr.compressed(), or apply the mask with "
+                "tapegrad.where(mask, fill_value, x)")
+
 _MISMATCH = ("these Vars belong to two different tapes. Record the whole computation on one tape "
              "(for example inside one tapegrad.grad call), or use v.value to treat one of them as a constant.")
 _STALE = ("this Var belongs to a tape that has been reset (for example by the end of the tapegrad.grad call "
@@ -84,6 +137,8 @@ cdef bint _constant_slow(object o, double* out) except -1:
     if isinstance(o, (float, int, np.floating, np.integer, np.bool_)):  # bool and numpy scalars
         out[0] = float(o)
         return True
+    if isinstance(o, np.ma.MaskedArray):
+        raise TypeError(MASKED_ARRAY)
     if isinstance(o, np.ndarray) and (<object>o).ndim == 0 and (<object>o).dtype.kind in "fiub":
         out[0] = float(o)
         return True
@@ -169,8 +224,9 @@ cdef object _compare(Var self, object other, Compare kind):
 
 
 cdef double _escape(Var self) except? -1.0:
-    """float(v): the value leaves the tape. Recorded, so that compile can refuse
-    a function whose replay would keep that number fixed."""
+    """float(v), int(v), operator.index(v): the value leaves the tape.
+    Recorded, so that compile can refuse a function whose replay would keep
+    that number fixed."""
     _check_live(self)
     cdef double a = self.ctape.value(self.slot)
     self.ctape.record_comparison(Compare.escape, self.slot, 0, a, True, True)
@@ -238,10 +294,26 @@ cdef class Var:
         return self.owner
 
     def __float__(self):
+        # Inside a transform a float() is an error (ConcretizationError), not
+        # a derivative silently lost; on a tape of the user's own it is the value.
+        _check_strict(self.owner, "float() of a Var while tapegrad differentiates f (directly, or through math.*, "
+                                  "numpy.float64(v) or storing it in a float numpy array)")
         return _escape(self)
 
     def __int__(self):
-        return int(_escape(self))
+        return int(_escape(self))  # piecewise constant: a zero derivative is right
+
+    def __trunc__(self):
+        return int(_escape(self))  # math.trunc: piecewise constant, as int()
+
+    def __index__(self):
+        cdef double a = _escape(self)
+        if a != a or a in (float("inf"), float("-inf")) or a != <double><long long>a:
+            raise _concretization_error(f"using a Var holding {a!r}, not an integer, as an index")
+        return int(a)
+
+    def __format__(self, spec):
+        return format(self.value, spec)  # formatting reads the value: no derivative is lost
 
     def __bool__(self):
         return _compare(self, 0.0, Compare.ne)  # `if v:` is a branch like `if v != 0:`
@@ -342,4 +414,5 @@ cdef Tape* live_tape(Var v) except NULL:
     return v.ctape
 
 
-__all__ = ["Var", "StaleVarError", "TapeMismatchError", "TapeThreadError", *UNARY_OPS, *BINARY_OPS]
+__all__ = ["Var", "StaleVarError", "TapeMismatchError", "TapeThreadError", "ConcretizationError",
+           *UNARY_OPS, *BINARY_OPS]
