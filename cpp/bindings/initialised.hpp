@@ -15,11 +15,13 @@
 namespace tapegrad {
 namespace bindings {
 
-// Raise TypeError if `src` is an instance of the bound type `cpp` whose C++
+// Raise TypeError if `src` is an instance of the bound type T whose C++
 // object was never constructed. `how` says how to make one.
-inline void require_initialised(pybind11::handle src, const std::type_info& cpp, const char* how) {
+template <class T>
+void require_initialised(pybind11::handle src, const char* how) {
     namespace d = pybind11::detail;
-    const d::type_info* info = d::get_type_info(cpp);
+    static const d::type_info* info = nullptr;  // looked up once, not per call (the GIL is held here)
+    if (!info) info = d::get_type_info(typeid(T));
     if (!info || !src || !PyObject_TypeCheck(src.ptr(), info->type)) return;  // not ours: the caster refuses it
     auto v_h = reinterpret_cast<d::instance*>(src.ptr())->get_value_and_holder(info, false);
     if (v_h && v_h.holder_constructed()) return;
@@ -37,7 +39,7 @@ template <>
 class type_caster<tapegrad::bindings::TapeHandle> : public type_caster_base<tapegrad::bindings::TapeHandle> {
 public:
     bool load(handle src, bool convert) {
-        tapegrad::bindings::require_initialised(src, typeid(tapegrad::bindings::TapeHandle), "tapegrad.Tape()");
+        tapegrad::bindings::require_initialised<tapegrad::bindings::TapeHandle>(src, "tapegrad.Tape()");
         return type_caster_base<tapegrad::bindings::TapeHandle>::load(src, convert);
     }
 };
@@ -46,9 +48,8 @@ template <>
 class type_caster<tapegrad::Program> : public type_caster_base<tapegrad::Program> {
 public:
     bool load(handle src, bool convert) {
-        tapegrad::bindings::require_initialised(src, typeid(tapegrad::Program),
-                                                "tapegrad.compile(f, *args), tapegrad.load or "
-                                                "CompiledFunction.from_bytes");
+        tapegrad::bindings::require_initialised<tapegrad::Program>(
+            src, "tapegrad.compile(f, *args), tapegrad.load or CompiledFunction.from_bytes");
         return type_caster_base<tapegrad::Program>::load(src, convert);
     }
 };
