@@ -1,6 +1,8 @@
 #pragma once
 #include <pybind11/pybind11.h>
 
+#include "initialised.hpp"  // before any binding: every TU must see the same casters
+
 namespace tapegrad::bindings {
 void register_ops(pybind11::module_& m);
 void register_tape(pybind11::module_& m);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "gil.hpp"
 #include "register.hpp"
 #include "tape_handle.hpp"
 #include "tapegrad/strided.hpp"
@@ -121,8 +122,9 @@ py::array_t<double> pullback(TapeHandle& h, py::array_t<std::uint32_t, py::array
         delete l;
     });
     std::string error;
-    {
-        py::gil_scoped_release release;  // pure C++ from here: no Python object is touched
+    // Pure C++ from here: no Python object is touched. Ctrl-C stops a long
+    // run of sweeps (each sweep checks too; a restart begins at row 0).
+    interruptible([&](const Interrupt* stop) {
         const Tape& t = h.tape;
         SweepScope scope(h);
         const std::int64_t n_tape = t.size();
@@ -144,7 +146,8 @@ py::array_t<double> pullback(TapeHandle& h, py::array_t<std::uint32_t, py::array
             } else {
                 for (py::ssize_t k = 0; k < m; ++k) adj[o[k]] += s[row * m + k];
             }
-            t.sweep(top, adj);
+            t.sweep(top, adj, stop);
+            check(stop);
             if (lent) {
                 lent->buffer = scope.lend();
                 break;
@@ -165,7 +168,7 @@ py::array_t<double> pullback(TapeHandle& h, py::array_t<std::uint32_t, py::array
                 at += v.size;
             }
         }
-    }
+    }, std::size_t(rows) * (std::size_t(top_all) + 1) >= watch_from || h.has_entries());
     if (error == "stale")
         throw py::value_error("the tape was reset while this gradient was being requested; record again");
     if (!error.empty()) throw py::index_error(error);

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "gil.hpp"
 #include "register.hpp"
 #include "tapegrad/dense.hpp"
 
@@ -46,10 +47,7 @@ py::array_t<double> gemm(Array a, Array b) {
         throw py::value_error("matmul: shapes " + shape_str(am) + " and " + shape_str(bm) + " do not align");
     auto c = new_matrix(am.rows, bm.cols);
     double* p = c.mutable_data();
-    {
-        py::gil_scoped_release release;  // BLAS only: no Python object is touched
-        blas::gemm(1.0, am, bm, 0.0, blas::dense_view(p, am.rows, bm.cols));
-    }
+    without_gil([&] { blas::gemm(1.0, am, bm, 0.0, blas::dense_view(p, am.rows, bm.cols)); });  // BLAS only: no Python object is touched
     return c;
 }
 
@@ -68,10 +66,7 @@ py::array_t<double> forward(Array x, Array w, std::optional<Array> b, const std:
         throw py::value_error("X of shape " + shape_str(xm) + " does not fit W of shape " + shape_str(wm));
     auto y = new_matrix(xm.rows, wm.cols);
     double* p = y.mutable_data();
-    {
-        py::gil_scoped_release release;
-        dense::forward(xm, wm, bv, kind, p);
-    }
+    without_gil([&] { dense::forward(xm, wm, bv, kind, p); });
     return y;
 }
 
@@ -100,10 +95,7 @@ Grads backward(Array x, Array w, py::array_t<double, py::array::c_style | py::ar
     std::fill_n(db.mutable_data(), db.size(), 0.0);
     if (dx) std::fill_n(dx->mutable_data(), dx->size(), 0.0);
     const double *yp = y.data(), *dyp = dy.data();
-    {
-        py::gil_scoped_release release;
-        dense::backward(xm, wm, yp, dyp, kind, g, assume_finite);
-    }
+    without_gil([&] { dense::backward(xm, wm, yp, dyp, kind, g, assume_finite); });
     return py::make_tuple(dx ? py::object(*dx) : py::object(py::none()), dw, db);
 }
 
@@ -115,10 +107,7 @@ py::array_t<double> apply(py::array_t<double, py::array::c_style | py::array::fo
     std::copy_n(z.data(), z.size(), y.mutable_data());
     double* p = y.mutable_data();
     const std::int64_t n = z.size();
-    {
-        py::gil_scoped_release release;
-        activation::apply(kind, p, n);
-    }
+    without_gil([&] { activation::apply(kind, p, n); });
     return y;
 }
 

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 
+#include "gil.hpp"
 #include "register.hpp"
 #include "tape_handle.hpp"
 
@@ -68,8 +69,8 @@ py::array_t<double> adjoints(TapeHandle& h, std::int64_t out, std::uint32_t gene
     py::array_t<double> result(static_cast<py::ssize_t>(n));
     double* r = result.mutable_data();
     bool stale = false;
-    {
-        py::gil_scoped_release release;  // pure C++ from here: no Python object is touched
+    // Pure C++ from here: no Python object is touched. Ctrl-C stops a long sweep.
+    interruptible([&](const Interrupt* stop) {
         const Tape& t = h.tape;
         SweepScope scope(h);
         if (t.generation() != generation || static_cast<std::size_t>(out) >= t.size()) {
@@ -77,11 +78,11 @@ py::array_t<double> adjoints(TapeHandle& h, std::int64_t out, std::uint32_t gene
         } else {
             double* adj = scope.zeroed(n);
             adj[out] = 1.0;
-            t.sweep(static_cast<index_t>(out), adj);
+            t.sweep(static_cast<index_t>(out), adj, stop);
             std::memcpy(r, adj, n * sizeof(double));
             std::memset(r, 0, Tape::num_sinks * sizeof(double));
         }
-    }
+    }, n >= watch_from || h.has_entries());
     if (stale) throw py::value_error("the tape was reset while its adjoints were being requested; record again");
     return result;
 }

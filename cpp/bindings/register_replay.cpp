@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "gil.hpp"
 #include "register.hpp"
 #include "tape_handle.hpp"
 #include "tapegrad/program.hpp"
@@ -120,10 +121,9 @@ void execute(const Program& p, replay::Request& r, int threads, py::object statu
     }
     const unsigned n = thread_count(threads);
     replay::BranchChange change;
-    {
-        py::gil_scoped_release release;  // pure C++ on buffers we hold: no Python object is touched
-        change = replay::run<M>(p, r, n);
-    }
+    // Pure C++ on buffers we hold: no Python object is touched. Ctrl-C stops a long batch.
+    interruptible([&](const Interrupt* stop) { change = replay::run<M>(p, r, n, stop); },
+                  std::size_t(p.end) * r.rows >= watch_from || !p.entries.empty());
     if (change && !r.status) throw BranchChanged(branch_message(p, change, r.rows));
 }
 
@@ -284,10 +284,9 @@ std::vector<std::shared_ptr<Program>> load(py::buffer data) {
     if (b.ndim != 1 || b.itemsize != 1 || b.strides[0] != 1)
         throw py::type_error("load needs bytes (a contiguous buffer of bytes)");
     std::vector<Program> loaded;
-    {
-        py::gil_scoped_release release;  // parsing and validation touch only the buffer, which `data` keeps alive
+    without_gil([&] {  // parsing and validation touch only the buffer, which `data` keeps alive
         loaded = serial::load(static_cast<const std::uint8_t*>(b.ptr), static_cast<std::size_t>(b.size));
-    }
+    });
     std::vector<std::shared_ptr<Program>> out;
     for (Program& p : loaded) out.push_back(std::make_shared<Program>(std::move(p)));
     return out;
@@ -357,10 +356,7 @@ void register_replay(py::module_& m) {
           "Programs from bytes, validated completely; ValueError on anything malformed.");
     m.def("_fuzz_load", [](std::uint64_t cases, std::uint64_t seed) {
         testing::FuzzReport rep;
-        {
-            py::gil_scoped_release release;  // pure C++
-            rep = testing::fuzz_load(cases, seed);
-        }
+        without_gil([&] { rep = testing::fuzz_load(cases, seed); });  // pure C++
         using Report = py::typing::Dict<py::str, py::typing::Union<py::int_, py::str>>;
         return Report(py::dict("cases"_a = rep.cases, "rejected"_a = rep.rejected, "accepted"_a = rep.accepted,
                                "violations"_a = rep.violations, "first_violation"_a = rep.first_violation));

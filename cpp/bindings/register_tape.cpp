@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 
+#include "gil.hpp"
 #include "register.hpp"
 #include "tape_handle.hpp"
 #include "tapegrad/python.hpp"
@@ -29,8 +30,8 @@ py::array_t<double> gradient(TapeHandle& h, std::int64_t out,
     const std::uint32_t* w = wrt.data();
     const py::ssize_t m = wrt.size();
     std::string error;
-    {
-        py::gil_scoped_release release;  // pure C++ from here: no Python object is touched
+    // Pure C++ from here: no Python object is touched. Ctrl-C stops a long sweep.
+    interruptible([&](const Interrupt* stop) {
         const Tape& t = h.tape;
         SweepScope scope(h);
         if (t.generation() != generation) {
@@ -41,10 +42,10 @@ py::array_t<double> gradient(TapeHandle& h, std::int64_t out,
             const auto n = static_cast<std::size_t>(out) + 1;
             double* adj = scope.zeroed(n);
             adj[out] = 1.0;
-            t.sweep(static_cast<index_t>(out), adj);
+            t.sweep(static_cast<index_t>(out), adj, stop);
             for (py::ssize_t k = 0; k < m; ++k) r[k] = w[k] < n && !Tape::is_sink(w[k]) ? adj[w[k]] : 0.0;
         }
-    }
+    }, out >= static_cast<std::int64_t>(watch_from) || h.has_entries());
     if (error == "stale")
         throw py::value_error("the tape was reset while this gradient was being requested; record again");
     if (!error.empty()) throw py::index_error(error);

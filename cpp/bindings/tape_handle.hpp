@@ -45,6 +45,13 @@ struct TapeHandle {
         return tape.nbytes() + adj + returned->bytes();
     }
 
+    // Whether a sweep may run long for its size in nodes: an array entry
+    // does a whole array's work in one slot (a fused sum of 10^6 elements).
+    bool has_entries() const {
+        auto hold = tape.lock_storage();  // a recording thread may be appending one
+        return !tape.entries().empty();
+    }
+
     Tape tape;
     Buffer<double> adjoint;
     std::size_t adjoint_high_water = 0;

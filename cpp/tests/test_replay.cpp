@@ -1,6 +1,7 @@
 // C++ test of replay with no Python: the worked example replayed at new
 // points against a fresh recording and the hand-derived derivatives,
 // batches against single points, and the serialized form.
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <vector>
@@ -115,7 +116,33 @@ static void serialization_round_trip_and_rejection() {
     CHECK(rejected == static_cast<int>(bytes.size()));
 }
 
+// A batch handed an Interrupt that is requested stops with `interrupted`, on
+// one thread and on two; the program replays as before afterwards.
+static void interrupted_batch() {
+    Seed rec(0.5);
+    const Program p = program_from_tape(rec.tape, {rec.x}, {rec.out}, {Shape{}}, Shape{}, {});
+    const std::size_t B = 100000;
+    std::vector<double> X(B, 0.25), Y(B);
+    replay::Request r;
+    r.rows = B; r.X = X.data(); r.Y = Y.data();
+    std::atomic<std::uint64_t> signals{0};
+    const Interrupt stop(signals);
+    signals.fetch_add(1);
+    for (unsigned threads : {1u, 2u}) {
+        bool threw = false;
+        try {
+            replay::run<replay::Mode::value>(p, r, threads, &stop);
+        } catch (const interrupted&) {
+            threw = true;
+        }
+        CHECK(threw);
+    }
+    replay::run<replay::Mode::value>(p, r, 2);
+    CHECK(Y[B - 1] == Seed(0.25).tape.value(Seed(0.25).out));
+}
+
 int main() {
+    interrupted_batch();
     seed_example_replays();
     threads_split_batches();
     branch_guard();

@@ -22,7 +22,7 @@ from libc.stdint cimport int64_t, uint32_t, uintptr_t
 import numpy as np
 
 from tapegrad.tape cimport Tape, index_t
-from tapegrad._var cimport Var
+from tapegrad._var cimport Var, not_initialised, not_live, unmade_tape
 from tapegrad._var import (MASKED_ARRAY, ConcretizationError, StaleVarError, TapeMismatchError, _MISMATCH,
                            _STALE, _check_strict, _concretization_error)
 
@@ -184,7 +184,7 @@ cdef int _classify(object x, Operand* o, list keep) except -1:
     if t is Var:
         v = <Var>x
         if v.generation != v.ctape.generation():
-            raise StaleVarError(_STALE)
+            raise not_live(v.owner, v)
         o.kind, o.tape, o.generation, o.first = K_SLOTS, v.ctape, v.generation, v.slot
         return 0
     if t is float:
@@ -352,7 +352,7 @@ cdef object _fusable(object x, Fusing* s):
     if t is VarArray:
         va = <VarArray>x
         if va.generation != va.ctape.generation():
-            raise StaleVarError(_STALE)
+            raise not_live(va.owner, va)
         if va._size == 0:
             return None
         _same_tape(s, va.ctape, va.owner, va.generation)
@@ -365,7 +365,7 @@ cdef object _fusable(object x, Fusing* s):
     if t is Var:
         v = <Var>x
         if v.generation != v.ctape.generation():
-            raise StaleVarError(_STALE)
+            raise not_live(v.owner, v)
         _same_tape(s, v.ctape, v.owner, v.generation)
         s.nleaves += 1
         return x
@@ -564,7 +564,7 @@ cdef int _emit(object x, Program* p, dict memo) except -1:
     if t is Var:
         v = <Var>x
         if v.generation != v.ctape.generation():
-            raise StaleVarError(_STALE)
+            raise not_live(v.owner, v)
         return _leaf(p, LEAF_SLOTS, v.slot, NULL, (), ())
     if t is float:
         p.scalars[p.L] = PyFloat_AS_DOUBLE(x)
@@ -785,6 +785,13 @@ cdef object _to_objects(VarArray a):
     return out
 
 
+cdef inline int _made(VarArray a) except -1:
+    """Raise TypeError for a VarArray made by __new__ alone (no tape made it)."""
+    if a.owner is None:
+        raise not_initialised(a)
+    return 0
+
+
 cdef bint _is_basic_key(tuple key):
     """True when every part of an index is an int, slice, None or Ellipsis (a view)."""
     for k in key:
@@ -816,24 +823,31 @@ cdef class VarArray:
     array([2., 4., 6.])
     """
 
+    def __cinit__(self):
+        self.ctape = unmade_tape()  # until a tape makes it: every stale check then stops it (_var.pyx)
+
     def __init__(self, *args, **kwargs):
         raise TypeError("VarArrays are made by a tape: use tape.vars(array), or tapegrad.grad(f)(array)")
 
     @property
     def shape(self) -> tuple:
+        _made(self)
         return self._shape
 
     @property
     def ndim(self) -> int:
+        _made(self)
         return len(self._shape)
 
     @property
     def size(self) -> int:
+        _made(self)
         return self._size
 
     @property
     def tape(self):
         """The Tape these Vars are recorded on."""
+        _made(self)
         return self.owner
 
     @property
@@ -871,12 +885,13 @@ cdef class VarArray:
         """Raise if stale; put a pending array on the tape (everything that reads
         first/_strides calls this first)."""
         if self.generation != self.ctape.generation():
-            raise StaleVarError(_STALE)
+            raise not_live(self.owner, self)
         if self._lazy:
             _materialize(self)
         return 0
 
     def __len__(self):
+        _made(self)
         if not self._shape:
             raise TypeError("len() of a 0-d VarArray")
         return self._shape[0]
@@ -1001,6 +1016,7 @@ cdef class VarArray:
         array([0., 7.])
         """
         from tapegrad._at import AtIndexer  # the layer above, as the array functions are
+        self._check()
         return AtIndexer(self)
 
     def __float__(self):
@@ -1031,6 +1047,7 @@ cdef class VarArray:
         return array_function(func, types, args, kwargs)
 
     def __bool__(self):
+        _made(self)
         if self._size != 1:
             raise ValueError("The truth value of an array with more than one element is ambiguous. "
                              "Use a.any() or a.all()")
@@ -1040,6 +1057,7 @@ cdef class VarArray:
 
     def __repr__(self):
         if self.generation != self.ctape.generation():
+            _made(self)
             return f"VarArray(<stale: tape was reset>, shape={self._shape})"
         body = np.array2string(self.value, separator=", ", prefix="VarArray(")
         return f"VarArray({body}, shape={self._shape})"
@@ -1074,6 +1092,7 @@ cdef class VarArray:
         return g.compare(g.NOT_EQUAL, self, other)
 
     def __pos__(self):
+        self._check()
         return self
 
     def __matmul__(self, other):
@@ -1188,7 +1207,7 @@ def _new_vars(owner, values) -> VarArray:
 def _slots_of(VarArray a, owner):
     """The node indices of `a` (uint32 ndarray of its shape), after checking it is a live view of `owner`."""
     if a.owner is not owner:
-        raise TapeMismatchError(_MISMATCH)
+        raise not_initialised(a) if a.owner is None else TapeMismatchError(_MISMATCH)
     return a.slots()
 
 
@@ -1204,11 +1223,11 @@ def tape_of(*xs):
     for x in xs:
         if type(x) is VarArray:
             if (<VarArray>x).generation != (<VarArray>x).ctape.generation():
-                raise StaleVarError(_STALE)
+                raise not_live((<VarArray>x).owner, x)
             o = (<VarArray>x).owner
         elif type(x) is Var:
             if (<Var>x).generation != (<Var>x).ctape.generation():
-                raise StaleVarError(_STALE)
+                raise not_live((<Var>x).owner, x)
             o = (<Var>x).owner
         else:
             continue
@@ -1231,7 +1250,7 @@ def record_reduce(VarArray x, int nkept, str how, double scale=1.0, tuple order=
         raise ValueError(f"record_reduce: {order} is not an order of {nd} axes")
     if x._lazy and how == "sum":  # fused: the pending expression is summed in the same entry, never stored
         if x.generation != x.ctape.generation():
-            raise StaleVarError(_STALE)
+            raise not_live(x.owner, x)
         e = _record_fused(x, nkept, True, scale, order)
         return _result(x.owner, x.ctape, e.first, tuple([x._shape[order[d] if order else d] for d in range(nkept)]))
     if order is not None:

@@ -13,11 +13,12 @@ re-checked on every replay: see :class:`BranchChangedError`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -34,6 +35,23 @@ BranchChangedError = _core.BranchChangedError
 # a function whose branches depend on the input this finely should not be a
 # tape (write it with tapegrad.maximum / relu / abs instead).
 MAX_BRANCH_PATTERNS = 256
+
+
+def _raise_batch_memory_error(e: MemoryError) -> NoReturn:
+    """Raise a MemoryError met while evaluating a batch, saying what to do (numpy's says how much)."""
+    if "tapegrad" in str(e):  # the C++ core's message says both already
+        raise e
+    raise MemoryError(f"{e or 'out of memory'}: tapegrad could not hold this batch's arrays. Evaluate the "
+                      "batch in smaller pieces (a Hessian or Jacobian needs one row per input or output "
+                      "for each point), or free memory.") from e
+
+
+@contextlib.contextmanager
+def _batch_memory() -> Iterator[None]:
+    try:
+        yield
+    except MemoryError as e:
+        _raise_batch_memory_error(e)
 
 
 def _record(f: Callable[..., Any], args: Sequence[Any], debug: bool) -> _core.Program:
@@ -248,8 +266,9 @@ class CompiledFunction:
         self._need_scalar_output("hessian")
         X, batch = self._pack(self._leaf_args(args))
         B, n = X.shape
-        V = np.tile(np.eye(n), (B, 1))
-        _, _, HV = self._run("hvp", np.repeat(X, n, axis=0), (V, np.ones((B * n, 1))), threads)
+        with _batch_memory():
+            V = np.tile(np.eye(n), (B, 1))
+            _, _, HV = self._run("hvp", np.repeat(X, n, axis=0), (V, np.ones((B * n, 1))), threads)
         H = self._unpack_square(HV.reshape(B, n, n), batch)
         if self._trees is None:
             return H
@@ -275,12 +294,13 @@ class CompiledFunction:
         """
         X, batch = self._pack(self._leaf_args(args))
         B, n, m = X.shape[0], self._nin, self._nout
-        if m <= n:
-            _, G = self._run("vjp", np.repeat(X, m, axis=0), (np.tile(np.eye(m), (B, 1)),), threads)
-            J = G.reshape(B, m, n)
-        else:
-            _, Ydot = self._run("jvp", np.repeat(X, n, axis=0), (np.tile(np.eye(n), (B, 1)),), threads)
-            J = np.ascontiguousarray(Ydot.reshape(B, n, m).transpose(0, 2, 1))
+        with _batch_memory():
+            if m <= n:
+                _, G = self._run("vjp", np.repeat(X, m, axis=0), (np.tile(np.eye(m), (B, 1)),), threads)
+                J = G.reshape(B, m, n)
+            else:
+                _, Ydot = self._run("jvp", np.repeat(X, n, axis=0), (np.tile(np.eye(n), (B, 1)),), threads)
+                J = np.ascontiguousarray(Ydot.reshape(B, n, m).transpose(0, 2, 1))
         lead = (B,) if batch is not None else ()
         blocks = []
         for shape, (lo, hi) in zip(self._arg_shapes, self._spans):
@@ -451,9 +471,13 @@ class CompiledFunction:
         if len(self._programs) == 1 and not self._retrace:
             # Positional: pybind11 matches keyword arguments by name, which costs
             # more than a small replay.
-            out = getattr(self._programs[0], method)(X, *extra, threads)
+            try:
+                out = getattr(self._programs[0], method)(X, *extra, threads)
+            except MemoryError as e:
+                _raise_batch_memory_error(e)
             return out if type(out) is tuple else (out,)
-        return self._run_patterns(method, X, extra, threads)
+        with _batch_memory():
+            return self._run_patterns(method, X, extra, threads)
 
     def _run_patterns(self, method: str, X: np.ndarray, extra: tuple[np.ndarray, ...],
                       threads: int) -> tuple[Any, ...]:

@@ -91,6 +91,7 @@ class Tape(_core.Tape):
         >>> tape.gradient(x * y + x, [x, y])
         [6.0, 2.0]
         """
+        generation = self.generation  # first: a Tape never initialised raises TypeError here
         items = list(wrt) if isinstance(wrt, (list, tuple)) else [wrt]
         slots = []
         for w in items:
@@ -103,7 +104,7 @@ class Tape(_core.Tape):
                                 f"not {type(w).__name__}")
         flat = np.concatenate(slots) if slots else np.empty(0, dtype=np.uint32)
         if isinstance(y, Var):
-            g = self._gradient(_slot_of(y, self), flat, self.generation)
+            g = self._gradient(_slot_of(y, self), flat, generation)
         elif isinstance(y, (int, float, np.integer, np.floating)):
             g = np.zeros(flat.size)  # a constant does not depend on anything
         else:

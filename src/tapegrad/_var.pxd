@@ -26,3 +26,13 @@ cdef class Var:
 cdef Var var_at(object tape, index_t node)
 # The C++ tape of `v`, after checking that `v` is not stale (StaleVarError).
 cdef Tape* live_tape(Var v) except NULL
+
+# Helpers for VarArray (tapegrad._array) and every check of liveness.
+# Where an object made by __new__ alone points: a tape nobody records on,
+# whose generation never matches, so the stale check of every op stops it.
+cdef Tape* unmade_tape() noexcept
+# The error for a Var/VarArray `x` whose generation is not its tape's:
+# TypeError when x was never initialised (owner None), else StaleVarError.
+cdef object not_live(object owner, object x)
+# The TypeError for a Var/VarArray `x` that was never initialised.
+cdef object not_initialised(object x)

@@ -93,21 +93,47 @@ _STALE = ("this Var belongs to a tape that has been reset (for example by the en
 
 # ---- checks and conversions shared by every op --------------------------------
 
+# A Var or VarArray made by __new__ alone (never initialised) points here: a
+# tape nobody records on (its generation is 1, theirs 0, and it is never
+# reset), so the stale check that every op makes anyway stops it, and only
+# the error path asks which of the two it was. No op pays for a null check.
+cdef Tape* _unmade = new Tape(first_node)
+
+
+cdef Tape* unmade_tape() noexcept:
+    return _unmade
+
+
+cdef object not_initialised(object x):
+    name = type(x).__name__
+    how = "tape.vars(array)" if name == "VarArray" else "tape.var(x)"
+    return TypeError(f"this {name} was not initialised (it was made by {name}.__new__ alone): make it with "
+                     f"{how}, or let tapegrad.grad make it")
+
+
+cdef object not_live(object owner, object x):
+    if owner is None:
+        return not_initialised(x)
+    return StaleVarError(_STALE)
+
+
 cdef inline Tape* _tape_of(object owner) except NULL:
     return <Tape*><uintptr_t>owner._address
 
 
 cdef inline int _check_live(Var v) except -1:
     if v.generation != v.ctape.generation():
-        raise StaleVarError(_STALE)
+        raise not_live(v.owner, v)
     return 0
 
 
 cdef inline int _check_pair(Var a, Var b) except -1:
     if a.ctape != b.ctape:
+        if a.owner is None or b.owner is None:
+            raise not_initialised(a if a.owner is None else b)
         raise TapeMismatchError(_MISMATCH)
     if a.generation != a.ctape.generation() or b.generation != a.generation:
-        raise StaleVarError(_STALE)
+        raise not_live(a.owner, a) if a.owner is None else not_live(b.owner, b)
     return 0
 
 
@@ -270,7 +296,7 @@ cdef class Var:
     """
 
     def __cinit__(self):
-        self.ctape = NULL
+        self.ctape = _unmade  # until a tape makes it (see _unmade)
         self.slot = 0
         self.generation = 0
 
@@ -286,11 +312,15 @@ cdef class Var:
     @property
     def index(self) -> int:
         """This value's node index on its tape."""
+        if self.owner is None:
+            raise not_initialised(self)
         return self.slot
 
     @property
     def tape(self):
         """The Tape this Var is recorded on."""
+        if self.owner is None:
+            raise not_initialised(self)
         return self.owner
 
     def __float__(self):
@@ -326,10 +356,13 @@ cdef class Var:
 
     def __repr__(self):
         if self.generation != self.ctape.generation():
+            if self.owner is None:
+                raise not_initialised(self)
             return f"Var(<stale: tape was reset>, index={self.slot})"
         return f"Var({self.ctape.value(self.slot)!r})"
 
     def __pos__(self):
+        _check_live(self)
         return self
 
     def __reduce__(self):
@@ -387,7 +420,7 @@ def _new_var(owner, double value) -> Var:
 def _slot_of(Var v, owner) -> int:
     """The node index of `v`, after checking it is a live Var of `owner`."""
     if v.owner is not owner:
-        raise TapeMismatchError(_MISMATCH)
+        raise not_initialised(v) if v.owner is None else TapeMismatchError(_MISMATCH)
     _check_live(v)
     return v.slot
 

@@ -6,6 +6,7 @@
 // falls back to realloc, which may copy.
 #pragma once
 #include <cstddef>
+#include <cstdio>
 #include <cstdlib>
 #include <new>
 #include <type_traits>
@@ -16,6 +17,26 @@
 #endif
 
 namespace tapegrad {
+
+// std::bad_alloc that says how much was asked for and what to do (tapegrad's
+// MemoryError carries this message). No std::string inside: copying the
+// exception must not allocate when memory is what ran out.
+class out_of_memory : public std::bad_alloc {
+public:
+    explicit out_of_memory(std::size_t bytes) noexcept : bytes_(bytes) {
+        std::snprintf(message_, sizeof message_,
+                      "tapegrad: out of memory: could not allocate %.3g GB (%zu bytes) for a tape or replay "
+                      "workspace. Record less per tape (reset() it between independent computations), evaluate "
+                      "a batch in smaller pieces, use fewer threads, or free memory.",
+                      static_cast<double>(bytes) / 1e9, bytes);
+    }
+    const char* what() const noexcept override { return message_; }
+    std::size_t bytes() const noexcept { return bytes_; }
+
+private:
+    std::size_t bytes_;
+    char message_[320];
+};
 
 template <class T>
 class Buffer {
@@ -40,24 +61,24 @@ public:
     std::size_t bytes() const noexcept { return bytes_; }
 
     // Make room for at least `count` elements, keeping the contents.
-    // Throws std::bad_alloc when the system refuses.
+    // Throws out_of_memory (a std::bad_alloc) when the system refuses.
     void reserve(std::size_t count) {
         if (count <= capacity()) return;
-        if (count > SIZE_MAX / sizeof(T)) throw std::bad_alloc();
+        if (count > SIZE_MAX / sizeof(T)) throw out_of_memory(SIZE_MAX);
         std::size_t want = count * sizeof(T);
 #if defined(__linux__)
         const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
         want = (want + page - 1) / page * page;
         void* p = data_ ? mremap(data_, bytes_, want, MREMAP_MAYMOVE)
                         : mmap(nullptr, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED) throw std::bad_alloc();
+        if (p == MAP_FAILED) throw out_of_memory(want);
         // Transparent huge pages: a page fault costs microseconds in a VM, and
         // 2 MB pages cut the faults of a large tape 512-fold (and TLB misses
         // of the sweep with them). Only advice: ignored where THP is off.
         if (want >= (std::size_t(2) << 20)) madvise(p, want, MADV_HUGEPAGE);
 #else
         void* p = std::realloc(data_, want);
-        if (!p) throw std::bad_alloc();
+        if (!p) throw out_of_memory(want);
 #endif
         data_ = static_cast<T*>(p);
         bytes_ = want;

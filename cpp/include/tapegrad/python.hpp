@@ -10,6 +10,7 @@
 #include <string>
 
 #include "config.hpp"
+#include "interrupt.hpp"
 #include "tape.hpp"
 
 namespace tapegrad::python {
@@ -21,6 +22,11 @@ inline const char* tape_capsule_name() {
     static const std::string name = std::string("tapegrad.Tape ") + version;
     return name.c_str();
 }
+
+// The MemoryError message for a C++ allocation that does not say its size.
+inline constexpr const char* out_of_memory_message =
+    "tapegrad: out of memory (a C++ allocation of unknown size failed). Record less per tape, evaluate a batch "
+    "in smaller pieces, use fewer threads, or free memory.";
 
 namespace detail {
 
@@ -48,8 +54,12 @@ TG_NOINLINE inline void translate_exception() {
         throw;
     } catch (const tape_thread_error& e) {
         detail::raise_tapegrad_error("TapeThreadError", PyExc_RuntimeError, e.what());
+    } catch (const out_of_memory& e) {
+        PyErr_SetString(PyExc_MemoryError, e.what());
     } catch (const std::bad_alloc&) {
-        PyErr_NoMemory();
+        PyErr_SetString(PyExc_MemoryError, out_of_memory_message);
+    } catch (const interrupted&) {
+        if (PyErr_CheckSignals() == 0) PyErr_SetNone(PyExc_KeyboardInterrupt);
     } catch (const std::overflow_error& e) {
         PyErr_SetString(PyExc_OverflowError, e.what());
     } catch (const std::invalid_argument& e) {

@@ -37,6 +37,7 @@
 #include "buffer.hpp"
 #include "dual.hpp"
 #include "formulas.hpp"
+#include "interrupt.hpp"
 #include "program.hpp"
 #include "workers.hpp"
 
@@ -550,9 +551,11 @@ inline std::size_t chunk_lanes(const Program& p, std::size_t rows) {
     return std::min(L, rows);
 }
 
+// Rows [begin, end) in chunks of L lanes; `stop` (optional) is checked
+// after every chunk (Ctrl-C: interrupt.hpp).
 template <class T, Mode M>
 void run_rows(const Program& p, const Request& r, std::size_t begin, std::size_t end, std::size_t L,
-              BranchChange& change) {
+              BranchChange& change, const Interrupt* stop) {
     for (std::size_t row = begin; row < end; row += L) {
         const std::size_t lanes = std::min(L, end - row);
         if (lanes == 1)
@@ -560,6 +563,7 @@ void run_rows(const Program& p, const Request& r, std::size_t begin, std::size_t
         else
             run_chunk<T, M, 0>(p, r, row, lanes, change);
         if (change && !r.status) return;
+        check(stop);
     }
 }
 
@@ -568,9 +572,10 @@ void run_rows(const Program& p, const Request& r, std::size_t begin, std::size_t
 // Evaluate the request over all its rows, on `threads` threads (the calling
 // thread being one of them). Returns the first row at which a recorded
 // comparison would change, unless r.status collects those per row instead.
-// Exceptions of the workers (out of memory) are rethrown here.
+// Exceptions of the workers (out of memory, `interrupted` when `interrupt` asks
+// for it, see interrupt.hpp) are rethrown here; outputs are then partial.
 template <Mode M>
-BranchChange run(const Program& p, const Request& r, unsigned threads = 1) {
+BranchChange run(const Program& p, const Request& r, unsigned threads = 1, const Interrupt* interrupt = nullptr) {
     using T = std::conditional_t<M == Mode::jvp || M == Mode::hvp, Dual, double>;
     BranchChange change;
     if (r.status) std::fill(r.status, r.status + r.rows, -1);
@@ -584,7 +589,7 @@ BranchChange run(const Program& p, const Request& r, unsigned threads = 1) {
     const std::size_t worth = std::max<std::size_t>(1, evaluations / min_work_per_thread);
     const std::size_t parts = std::max<std::size_t>(1, std::min({std::size_t(threads), chunks, worth}));
     if (parts == 1) {
-        detail::run_rows<T, M>(p, r, 0, r.rows, L, change);
+        detail::run_rows<T, M>(p, r, 0, r.rows, L, change, interrupt);
         return change;
     }
     // Each thread takes the next chunk until none is left, rather than a
@@ -604,7 +609,7 @@ BranchChange run(const Program& p, const Request& r, unsigned threads = 1) {
             while (!stop.load(std::memory_order_relaxed)) {
                 const std::size_t c = next.fetch_add(1, std::memory_order_relaxed);
                 if (c >= chunks) return;
-                detail::run_rows<T, M>(p, r, c * L, std::min(r.rows, (c + 1) * L), L, changes[k]);
+                detail::run_rows<T, M>(p, r, c * L, std::min(r.rows, (c + 1) * L), L, changes[k], interrupt);
                 if (changes[k] && !r.status) stop.store(true, std::memory_order_relaxed);
             }
         } catch (...) {
@@ -612,19 +617,18 @@ BranchChange run(const Program& p, const Request& r, unsigned threads = 1) {
             stop.store(true, std::memory_order_relaxed);
         }
     };
-    bool kept = false;  // the kept threads (workers.hpp), or, when busy, threads of this call's own
-    try {
-        kept = workers::kept().try_run(parts, work);
-    } catch (const std::system_error&) {  // could not start a kept thread
-    }
-    if (!kept) {
+    // The kept threads (workers.hpp), or, when another caller uses them,
+    // threads of this call's own. Either way a thread the system refuses
+    // ends the call with workers::thread_start_error and leaves no thread behind.
+    if (!workers::kept().try_run(parts, work)) {
         std::vector<std::thread> pool;
         pool.reserve(parts - 1);
         try {
             for (std::size_t k = 1; k < parts; ++k) pool.emplace_back(work, k);
-        } catch (...) {
+        } catch (const std::system_error& e) {
+            stop.store(true, std::memory_order_relaxed);  // the started threads take no chunk
             for (auto& t : pool) t.join();
-            throw;
+            throw workers::thread_start_error(pool.size() + 2, parts, e);  // the caller is thread 1
         }
         work(0);
         for (auto& t : pool) t.join();

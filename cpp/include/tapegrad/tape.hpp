@@ -26,6 +26,7 @@
 #include "buffer.hpp"
 #include "config.hpp"
 #include "entries.hpp"
+#include "interrupt.hpp"
 #include "ops.hpp"
 
 namespace tapegrad {
@@ -263,15 +264,18 @@ public:
     // Reverse sweep. `adjoint` holds at least out + 1 entries, zero except the
     // seeds the caller set (adjoint[out] = 1 for a gradient). Afterwards
     // adjoint[i] is d(seeded outputs)/d(node i) for every non-sink i <= out.
-    // Throws (std::bad_alloc) only before touching any adjoint.
-    void sweep(index_t out, double* TG_RESTRICT adjoint) const {
+    // Throws (std::bad_alloc) only before touching any adjoint, and
+    // `interrupted` when `stop` (optional, see interrupt.hpp) asks for it;
+    // then the adjoints are partial, and the tape is as it was.
+    void sweep(index_t out, double* TG_RESTRICT adjoint, const Interrupt* stop = nullptr) const {
         if (!entries_.empty()) {
             prepare_sweep(entries_);
-            all_partials_finite_ ? sweep_segments<false>(out, adjoint) : sweep_segments<true>(out, adjoint);
+            all_partials_finite_ ? sweep_segments<false>(out, adjoint, stop)
+                                 : sweep_segments<true>(out, adjoint, stop);
         } else if (all_partials_finite_) {
-            detail::sweep_loop<false>(parents_.data(), partials_.data(), adjoint, out);
+            sweep_nodes<false>(out, first_node, adjoint, stop);
         } else {
-            detail::sweep_loop<true>(parents_.data(), partials_.data(), adjoint, out);
+            sweep_nodes<true>(out, first_node, adjoint, stop);
         }
     }
 
@@ -298,11 +302,25 @@ public:
     bool record_sites = false;
 
 private:
+    // The scalar loop over nodes hi..lo. With `stop`, in chunks of
+    // Interrupt::check_every nodes with a check between two (Ctrl-C).
+    template <bool Mask>
+    void sweep_nodes(index_t hi, index_t lo, double* TG_RESTRICT adjoint, const Interrupt* stop) const {
+        if (hi < lo) return;
+        while (stop && hi - lo >= Interrupt::check_every) {
+            const index_t chunk_lo = hi - static_cast<index_t>(Interrupt::check_every - 1);
+            detail::sweep_loop<Mask>(parents_.data(), partials_.data(), adjoint, hi, chunk_lo);
+            stop->check();
+            hi = chunk_lo - 1;
+        }
+        detail::sweep_loop<Mask>(parents_.data(), partials_.data(), adjoint, hi, lo);
+    }
+
     // With array entries the sweep alternates: the scalar loop over the nodes
     // between two entries, then the entry's own backward when it is reached
     // (all its outputs' adjoints are complete then: their users come later).
     template <bool Mask>
-    void sweep_segments(index_t out, double* TG_RESTRICT adjoint) const noexcept {
+    void sweep_segments(index_t out, double* TG_RESTRICT adjoint, const Interrupt* stop) const {
         const Entry* begin = entries_.list.data();
         const Entry* it = std::upper_bound(begin, begin + entries_.list.size(), out,
                                            [](index_t slot, const Entry& e) { return slot < e.first; });
@@ -310,13 +328,14 @@ private:
         while (it != begin) {
             const Entry& e = *--it;
             const index_t last = e.first + e.size - 1;
-            if (hi > last) detail::sweep_loop<Mask>(parents_.data(), partials_.data(), adjoint, hi, last + 1);
+            if (hi > last) sweep_nodes<Mask>(hi, last + 1, adjoint, stop);
+            check(stop);
             // A sweep that starts inside e has adjoints for its outputs up to `out` only.
             const index_t count = std::min(hi, last) - e.first + 1;
             backward_entry(e, entries_, partials_.data(), value_.data(), adjoint + e.first, count, adjoint);
             hi = e.first - 1;
         }
-        detail::sweep_loop<Mask>(parents_.data(), partials_.data(), adjoint, hi);
+        sweep_nodes<Mask>(hi, first_node, adjoint, stop);
     }
 
     index_t reserve_slots(index_t count, Op op) {
