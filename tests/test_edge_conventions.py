@@ -152,8 +152,23 @@ def test_abs_norm_and_hypot_agree_at_zero():
         assert tg.grad(f)(0.0) == 0.0
         assert tg.jvp(f, (0.0,), (1.0,))[1] == 0.0
     z = np.zeros(3)
-    for order in (None, 1, np.inf):
-        assert np.array_equal(tg.grad(lambda v: tg.norm(v, ord=order))(z), z)
+    for order in (None, 1, 2, np.inf, -np.inf, 3, 0.5, 1.5):
+        assert np.array_equal(tg.grad(lambda v: tg.norm(v, ord=order))(z), z), order
+        assert np.array_equal(tg.compile(lambda v: tg.norm(v, ord=order), z).grad(z), z), order
+
+
+@pytest.mark.parametrize("order", [3, 0.5, 1.5])
+def test_p_norms_match_numpy_and_do_not_underflow(order):
+    # (a zero among non-zero elements is another matter for p < 1: |x|^p has slope inf there)
+    X = np.array([[1.0, -2.0, 3.0], [0.0, 0.0, 0.0], [1e-120, 3e-120, 2e-120]])
+    got = tg.norm(X, ord=order, axis=1)
+    assert np.allclose(got[:2], np.linalg.norm(X[:2], ord=order, axis=1), rtol=1e-13, atol=0.0)
+    value, g = tg.value_and_grad(lambda v: tg.norm(v, ord=order, axis=1).sum())(X)
+    exact = (1.0 + 3.0 ** order + 2.0 ** order) ** (1 / order) * 1e-120  # numpy underflows to 0 here
+    assert value == pytest.approx(np.linalg.norm(X[0], ord=order) + exact, rel=1e-12)
+    assert np.array_equal(g[1], [0.0, 0.0, 0.0]) and np.isfinite(g).all()
+    tg.check_grads(lambda v: tg.norm(v, ord=order, axis=1), X[:1])
+    tg.check_grads(lambda v: tg.norm(v, ord=order, axis=0, keepdims=True), X[:1] + 0.5)
 
 
 # ---- the audit: every row, forward vs reverse, eager vs compiled, scalar vs array ----

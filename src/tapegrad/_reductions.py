@@ -11,7 +11,7 @@ import numpy as np
 from ._array import elementwise, record_cumsum, record_reduce
 from ._array_util import _TRACED, ArrayLike, AxisError, _as_array, _axes, _no_extras
 from ._var import Var
-from ._views import expand_dims, moveaxis, ravel
+from ._views import expand_dims, moveaxis, ravel, squeeze
 
 __all__ = ["sum", "mean", "prod", "max", "min", "logsumexp", "softmax", "norm", "cumsum"]
 
@@ -171,8 +171,23 @@ def norm(x: ArrayLike, ord: Any = None, axis: Any = None, keepdims: bool = False
         return min(magnitude, axis=axis, keepdims=keepdims)
     if ord == 1:
         return sum(magnitude, axis=axis, keepdims=keepdims)
-    p = float(ord)
-    return elementwise("power", (sum(elementwise("power", (magnitude, p)), axis=axis, keepdims=keepdims), 1.0 / p))
+    return _p_norm(magnitude, float(ord), axis, keepdims)
+
+
+def _p_norm(magnitude: Any, p: float, axis: Any, keepdims: bool) -> Any:
+    """(sum |x|^p)^(1/p), scaled by the largest magnitude (no overflow or
+    underflow), and 0 with derivative 0 where every element is 0 -- the
+    subgradient of the 2-norm and abs there (unscaled, inf * 0 gave NaN)."""
+    from ._copies import where  # (_copies builds on the reductions)
+    big = max(magnitude, axis=axis, keepdims=True)
+    nonzero = big > 0
+    scale = where(nonzero, big, 1.0)
+    scaled = sum(elementwise("power", (magnitude / scale, p)), axis=axis, keepdims=True)
+    out = where(nonzero, elementwise("power", (scaled, 1.0 / p)) * scale, 0.0)
+    if keepdims:
+        return out
+    axes = _axes(axis, magnitude.ndim)
+    return squeeze(out, axis=axes) if axes else out
 
 
 def cumsum(a: ArrayLike, axis: int | None = None, dtype: Any = None, out: Any = None) -> Any:
