@@ -83,7 +83,7 @@ template <class T> inline T pow_partial_exponent(const T& a, const T& y) {
 // kink hypot(0, 0) (as abs at 0 and the 2-norm at 0).
 template <class T> inline T ratio_or_zero(const T& a, const T& y) { return y == 0 ? T(0.0) : a / y; }
 
-// Whether x is +inf or -inf; a dual number is judged by its value.
+// Whether x is +inf or -inf (for a dual number, ask of its value: primal).
 inline bool is_infinite(double x) { return std::abs(x) == std::numeric_limits<double>::infinity(); }
 
 // ops.def's rule for infinite results: where an op's value is +-inf, a zero
