@@ -11,7 +11,7 @@ import numpy as np
 from ._array import elementwise, record_cumsum, record_reduce
 from ._array_util import _TRACED, ArrayLike, AxisError, _as_array, _axes, _no_extras
 from ._var import Var
-from ._views import expand_dims, moveaxis, ravel
+from ._views import expand_dims, moveaxis, ravel, squeeze
 
 __all__ = ["sum", "mean", "prod", "max", "min", "logsumexp", "softmax", "norm", "cumsum"]
 
@@ -100,8 +100,7 @@ def min(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False,
 
 def _logsumexp_numpy(a: Any, axis: Any = None, keepdims: bool = False) -> Any:
     a = np.asarray(a, dtype=float)
-    m = np.max(a, axis=axis, keepdims=True) if a.size else np.zeros((1,) * a.ndim)
-    m = np.where(np.isfinite(m), m, 0.0)
+    m = _finite_max(a, axis)
     r = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
     return r if keepdims else (np.squeeze(r, axis=axis) if axis is not None else r.reshape(()))[()]
 
@@ -118,16 +117,28 @@ def logsumexp(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:
 
 
 def softmax(a: ArrayLike, axis: Any = -1) -> Any:
-    """exp(a) / sum(exp(a)) along axis, computed as exp(a - logsumexp(a)) (stable).
+    """exp(a) / sum(exp(a)) along axis, computed from the max-shifted
+    z = a - max(a) as exp(z - logsumexp(z)): exact at every magnitude (the
+    shift cancels in the value and in the derivative).
 
     >>> import tapegrad as tg
-    >>> tg.softmax([1000.0, 1000.0])
+    >>> tg.softmax([1e16, 1e16])
     array([0.5, 0.5])
     """
     if not isinstance(a, _TRACED):
         a = np.asarray(a, dtype=float)
-        return np.exp(a - _logsumexp_numpy(a, axis=axis, keepdims=True))
-    return elementwise("exp", (elementwise("subtract", (a, logsumexp(a, axis=axis, keepdims=True))),))
+        z = a - _finite_max(a, axis)
+        return np.exp(z - _logsumexp_numpy(z, axis=axis, keepdims=True))
+    # (not exp(a - logsumexp(a)): next to a large max, logsumexp(a) = max + log(s)
+    # rounds log(s) away, and [1e16, 1e16] gave [1, 1])
+    z = elementwise("subtract", (a, max(a, axis=axis, keepdims=True)))
+    return elementwise("exp", (elementwise("subtract", (z, logsumexp(z, axis=axis, keepdims=True))),))
+
+
+def _finite_max(a: np.ndarray, axis: Any) -> Any:
+    """The max along axis (kept), or 0 where it is not finite (no shift)."""
+    m = np.max(a, axis=axis, keepdims=True) if a.size else np.zeros((1,) * a.ndim)
+    return np.where(np.isfinite(m), m, 0.0)
 
 
 def norm(x: ArrayLike, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:
@@ -160,8 +171,23 @@ def norm(x: ArrayLike, ord: Any = None, axis: Any = None, keepdims: bool = False
         return min(magnitude, axis=axis, keepdims=keepdims)
     if ord == 1:
         return sum(magnitude, axis=axis, keepdims=keepdims)
-    p = float(ord)
-    return elementwise("power", (sum(elementwise("power", (magnitude, p)), axis=axis, keepdims=keepdims), 1.0 / p))
+    return _p_norm(magnitude, float(ord), axis, keepdims)
+
+
+def _p_norm(magnitude: Any, p: float, axis: Any, keepdims: bool) -> Any:
+    """(sum |x|^p)^(1/p), scaled by the largest magnitude (no overflow or
+    underflow), and 0 with derivative 0 where every element is 0 -- the
+    subgradient of the 2-norm and abs there (unscaled, inf * 0 gave NaN)."""
+    from ._copies import where  # (_copies builds on the reductions)
+    big = max(magnitude, axis=axis, keepdims=True)
+    nonzero = big > 0
+    scale = where(nonzero, big, 1.0)
+    scaled = sum(elementwise("power", (magnitude / scale, p)), axis=axis, keepdims=True)
+    out = where(nonzero, elementwise("power", (scaled, 1.0 / p)) * scale, 0.0)
+    if keepdims:
+        return out
+    axes = _axes(axis, magnitude.ndim)
+    return squeeze(out, axis=axes) if axes else out
 
 
 def cumsum(a: ArrayLike, axis: int | None = None, dtype: Any = None, out: Any = None) -> Any:

@@ -50,6 +50,7 @@ template <class T> inline T pick_first(const T& a, const T& b) {
 // it carries a tangent. The exact-exponent shortcuts below hold for a fixed
 // exponent only: with a tangent on b they would drop d/db.
 inline bool has_no_tangent(double) { return true; }
+inline double primal(double a) { return a; }
 
 // pow with the two exponents that dominate real code made exact and cheap.
 template <class T> inline T pow_value(const T& a, const T& b) {
@@ -76,6 +77,23 @@ template <class T> inline T pow_partial_exponent(const T& a, const T& y) {
     if (a > 0) return y * log(a);
     if (a == 0) return T(0.0);
     return T(std::numeric_limits<double>::quiet_NaN());
+}
+
+// a / y, or 0 where y = 0: hypot's partials, with the subgradient 0 at its
+// kink hypot(0, 0) (as abs at 0 and the 2-norm at 0).
+template <class T> inline T ratio_or_zero(const T& a, const T& y) { return y == 0 ? T(0.0) : a / y; }
+
+// Whether x is +inf or -inf (for a dual number, ask of its value: primal).
+inline bool is_infinite(double x) { return std::abs(x) == std::numeric_limits<double>::infinity(); }
+
+// ops.def's rule for infinite results: where an op's value is +-inf, a zero
+// partial is NaN. The reverse sweep passes an exactly zero adjoint on as zero
+// even through an inf partial (what keeps an unselected tg.where branch
+// exact), so a zero must mean "no dependence"; a zero met at an infinite
+// value is 0 * inf instead (log's 1 / a at a = inf, in log(exp(800));
+// d(0 ** b)/db at b = -1), which has no value.
+template <class T> inline T no_zero_at_infinity(const T& partial, const T& y) {
+    return partial != 0 || !is_infinite(primal(y)) ? partial : T(std::numeric_limits<double>::quiet_NaN());
 }
 
 }  // namespace tapegrad::formula

@@ -265,36 +265,17 @@ inline void backward_instruction(Op op, const T* a, const T* b, double number, c
     }
 }
 
-// Which of a, b, y a partial formula reads, from its text in ops.def (a
-// standalone identifier): the backward recomputes only the values its
-// partials read. (Rosenbrock's program: 3 of its 7 instructions.)
+// Which of a, b, y a partial reads, in register terms: a and b are its
+// operand registers (a _vc/_cv row's one register is a; its number is no
+// register), y its result. Every partial reads its result, for ops.def's rule
+// on infinite results (formulas.hpp: no_zero_at_infinity), and so the
+// operands that compute it: the backward recomputes every value of the chunk.
+// (It once recomputed only the values a formula's text mentioned --
+// Rosenbrock's program: 3 of its 7 instructions.)
 struct Uses {
     bool a, b, y;
 };
-constexpr bool mentions(const char* s, char v) {
-    auto word = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; };
-    for (int i = 0; s[i]; ++i)
-        if (s[i] == v && (i == 0 || !word(s[i - 1])) && !word(s[i + 1])) return true;
-    return false;
-}
-constexpr Uses uses(const char* s) { return Uses{mentions(s, 'a'), mentions(s, 'b'), mentions(s, 'y')}; }
-
-// What the partial of `op` with respect to its operand `which` reads, in
-// register terms: a and b are its operand registers (a _vc/_cv row's one
-// register is a; its number is no register), y its result.
-inline Uses partial_uses(Op op, int which) {
-    switch (op) {
-#define TG_UNARY(name, py, value, partial, ...) \
-    case Op::name: return uses(#partial);
-#define TG_BINARY(name, py, value, pa, pb, ...)                               \
-    case Op::name: return which == 0 ? uses(#pa) : uses(#pb);                 \
-    case Op::name##_vc: { const Uses u = uses(#pa); return Uses{u.a, false, u.y}; } \
-    case Op::name##_cv: { const Uses u = uses(#pb); return Uses{u.b, false, u.y}; }
-#include "../ops.def"
-        default:
-            return Uses{true, true, true};
-    }
-}
+inline Uses partial_uses(Op op, int) { return Uses{true, info(op).arity == Arity::binary, true}; }
 
 // Registers of one chunk of m elements starting j0 into the run: rp[r]
 // points at register r's values. A leaf walked with stride 1 is read where

@@ -71,6 +71,16 @@ inline std::int64_t offset_of(int nr, const std::int64_t* shape, const std::int6
 template <class T>
 inline bool is_nan(const T& v) { return !(v == v); }
 
+// ops.def's rule for infinite results, on a group's weights: where the value
+// is +-inf a zero weight is NaN (0 * inf, not "no dependence"; math.hpp:
+// no_zero_at_infinity), as for the scalar ops.
+template <class T>
+inline T undefined_zero_weights(const T& y, T* w, std::int64_t R) {
+    if (formula::is_infinite(primal(y)))
+        for (std::int64_t r = 0; r < R; ++r) w[r] = formula::no_zero_at_infinity(w[r], y);
+    return y;
+}
+
 // One group: its value, and its weights w[0..R) unless the reducer is sum.
 template <class T>
 inline T reduce_group(Reducer how, int nr, const std::int64_t* shape, const std::int64_t* stride, const T* x,
@@ -94,7 +104,7 @@ inline T reduce_group(Reducer how, int nr, const std::int64_t* shape, const std:
                 w[r] *= suffix;
                 suffix *= x[offset_of(nr, shape, stride, r)];
             }
-            return run;
+            return undefined_zero_weights(run, w, R);
         }
         case Reducer::max:
         case Reducer::min: {
@@ -117,7 +127,7 @@ inline T reduce_group(Reducer how, int nr, const std::int64_t* shape, const std:
                 ties += hit;
             });
             for (std::int64_t r = 0; r < R; ++r) w[r] = w[r] / ties;
-            return m;
+            return undefined_zero_weights(m, w, R);
         }
         case Reducer::logsumexp: {
             T m = T(-INFINITY);
@@ -125,9 +135,10 @@ inline T reduce_group(Reducer how, int nr, const std::int64_t* shape, const std:
             const T shift = (m - m == T(0.0)) ? m : T(0.0);  // finite max, or no shift
             T s = T(0.0);
             each([&](const T& v, std::int64_t) { s += exp(v - shift); });
-            const T y = shift + log(s);
-            each([&](const T& v, std::int64_t r) { w[r] = exp(v - y); });
-            return y;
+            // The softmax from the shifted terms, not exp(v - y): y = shift + log(s)
+            // rounds log(s) away next to a large shift (at 1e16, [1, 1] for [1e16, 1e16]).
+            each([&](const T& v, std::int64_t r) { w[r] = exp(v - shift) / s; });
+            return undefined_zero_weights(shift + log(s), w, R);
         }
         case Reducer::norm: {
             // scaled by the largest magnitude, so that squares neither overflow nor underflow
@@ -141,7 +152,7 @@ inline T reduce_group(Reducer how, int nr, const std::int64_t* shape, const std:
             each([&](const T& v, std::int64_t) { const T q = v / big; s += q * q; });
             const T y = big * sqrt(s);
             each([&](const T& v, std::int64_t r) { w[r] = v / y; });
-            return y;
+            return undefined_zero_weights(y, w, R);
         }
     }
     return T(0.0);
