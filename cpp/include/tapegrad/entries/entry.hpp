@@ -20,6 +20,8 @@
 
 namespace tapegrad {
 
+// Saved files number entry kinds (format 2) or name them (format 3): append
+// new kinds at the end, never insert or reorder (tests/data/format_tables.json).
 enum class EntryKind : std::uint8_t {
     elementwise,  // an op-table row applied elementwise, operands broadcast
     reduce,       // a reduction over trailing axes of its space (see Reducer)
