@@ -39,6 +39,8 @@ def test_op_rows_and_entry_kinds_are_only_appended():
         "ops.def rows were inserted, reordered or renamed: append new rows at the end"
     assert today["entry_kinds"][:len(recorded["entry_kinds"])] == recorded["entry_kinds"], \
         "entry kinds were inserted or reordered: append new kinds at the end"
+    activations = list(_core.dense_activations)  # dense entries store them as numbers too
+    assert activations[:len(recorded["dense_activations"])] == recorded["dense_activations"]
     assert len(set(today["ops"])) == len(today["ops"])
 
 

@@ -50,6 +50,7 @@ inline const char* entry_kind_name(EntryKind k) noexcept {
     return "array";  // not a kind (a program is validated before any message names one)
 }
 
+// Stored as numbers in saved files: append only.
 enum class Reducer : std::uint8_t { sum, prod, max, min, logsumexp, norm };
 
 namespace entry_flags {
