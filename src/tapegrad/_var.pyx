@@ -182,11 +182,11 @@ cdef double _escape(Var self) except? -1.0:
 def _caller_site() -> str:
     """'file:line: source' of the innermost frame outside tapegrad (compile(debug=True))."""
     import linecache
-    import os
     import sys
-    package = os.path.dirname(os.path.abspath(__file__))
     frame = sys._getframe(0)  # Cython functions have no frame: this is the Python caller's
-    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == package:
+    # By module name, not by folder: an editable install keeps the compiled
+    # modules in the build folder and the Python ones in src/.
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "tapegrad":
         frame = frame.f_back
     if frame is None:
         return "<unknown>"
