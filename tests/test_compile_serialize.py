@@ -102,16 +102,24 @@ def test_forged_bytes_with_a_valid_checksum_are_rejected():
     good = tg.compile(lambda x: tg.exp(x) * x, 0.5).to_bytes()
     body = bytearray(good[:-8])
     assert with_checksum(bytes(body)) == good
-    # Layout (serialize.hpp): magic 8, version 4, count 4, six u64 counts, shapes, then opcodes.
-    counts = struct.unpack_from("<6Q", body, 16)
+    # Layout (serialize.hpp): magic 8, version 4, two name tables (format 3: u32 n, n x (code, length,
+    # name)), count 4, six u64 counts, shapes, then opcodes.
+    at = 12
+    for _ in range(2):
+        n = struct.unpack_from("<I", body, at)[0]
+        at += 4
+        for _ in range(n):
+            at += 2 + body[at + 1]
+    start = at + 4
+    counts = struct.unpack_from("<6Q", body, start)
     nodes = counts[0]
-    ops_at = 16 + 48 + 4 + 4  # one scalar argument shape (ndim 0) and a scalar output (ndim 0)
+    ops_at = start + 48 + 4 + 4  # one scalar argument shape (ndim 0) and a scalar output (ndim 0)
     parents_at = ops_at + nodes
     forged = {}
     b = bytearray(body); b[ops_at + nodes - 1] = 250; forged["unknown opcode"] = b
     b = bytearray(body); struct.pack_into("<I", b, parents_at + 8 * (nodes - 1), nodes + 5); forged["parent above"] = b
-    b = bytearray(body); struct.pack_into("<Q", b, 16, 2 ** 40); forged["huge node count"] = b
-    b = bytearray(body); struct.pack_into("<Q", b, 16 + 8, 3); forged["more inputs"] = b
+    b = bytearray(body); struct.pack_into("<Q", b, start, 2 ** 40); forged["huge node count"] = b
+    b = bytearray(body); struct.pack_into("<Q", b, start + 8, 3); forged["more inputs"] = b
     b = bytearray(body); b[ops_at] = 2; forged["a sink that is not"] = b
     for name, data in forged.items():
         with pytest.raises(ValueError, match="invalid compiled tape"):

@@ -8,8 +8,10 @@
 #include <pybind11/stl.h>
 #include <pybind11/typing.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -279,13 +281,17 @@ py::bytes save(const std::vector<std::shared_ptr<Program>>& programs) {
     return py::bytes(serial::save(ps));
 }
 
-std::vector<std::shared_ptr<Program>> load(py::buffer data) {
+std::vector<std::shared_ptr<Program>> load(py::buffer data, std::optional<std::uint64_t> max_work,
+                                          std::optional<std::uint64_t> max_memory) {
+    serial::Limits limits;
+    if (max_work) limits.max_work = std::max<std::uint64_t>(*max_work, 1);
+    if (max_memory) limits.max_memory = std::max<std::uint64_t>(*max_memory, 1);
     py::buffer_info b = data.request();
     if (b.ndim != 1 || b.itemsize != 1 || b.strides[0] != 1)
         throw py::type_error("load needs bytes (a contiguous buffer of bytes)");
     std::vector<Program> loaded;
     without_gil([&] {  // parsing and validation touch only the buffer, which `data` keeps alive
-        loaded = serial::load(static_cast<const std::uint8_t*>(b.ptr), static_cast<std::size_t>(b.size));
+        loaded = serial::load(static_cast<const std::uint8_t*>(b.ptr), static_cast<std::size_t>(b.size), limits);
     });
     std::vector<std::shared_ptr<Program>> out;
     for (Program& p : loaded) out.push_back(std::make_shared<Program>(std::move(p)));
@@ -352,8 +358,17 @@ void register_replay(py::module_& m) {
           py::arg("b"), py::arg("constants"), py::arg("outcomes"),
           "Record one comparison per element (b == 0: against constants[i]); see tapegrad/_guards.py.");
     m.def("save_programs", &save, py::arg("programs"), "Programs as bytes (see tapegrad/serialize.hpp).");
-    m.def("load_programs", &load, py::arg("data"),
-          "Programs from bytes, validated completely; ValueError on anything malformed.");
+    m.def("load_programs", &load, py::arg("data"), py::arg("max_work") = py::none(), py::arg("max_memory") = py::none(),
+          "Programs from bytes, validated completely; ValueError on anything malformed or asking for more work "
+          "or scratch memory per evaluation than max_work / max_memory (None: what the file's size pays for).");
+    m.def("_format_tables", [] {
+        py::typing::List<py::str> ops, kinds;
+        for (int r = 0; r < static_cast<int>(Op::count); ++r) ops.append(serial::op_file_name(static_cast<Op>(r)));
+        for (int k = 0; k < entry_kind_count; ++k) kinds.append(entry_kind_name(static_cast<EntryKind>(k)));
+        return py::typing::Dict<py::str, py::typing::List<py::str>>(
+            py::dict("ops"_a = ops, "entry_kinds"_a = kinds));
+    }, "The numbering saved files use: opcode names in row order, entry kind names (see serialize.hpp).");
+    m.attr("format_version") = serial::format_version;
     m.def("_fuzz_load", [](std::uint64_t cases, std::uint64_t seed) {
         testing::FuzzReport rep;
         without_gil([&] { rep = testing::fuzz_load(cases, seed); });  // pure C++

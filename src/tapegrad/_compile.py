@@ -316,9 +316,17 @@ class CompiledFunction:
             return bytes(_core.save_programs(self._programs))
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> CompiledFunction:
-        """The inverse of to_bytes; validates everything and raises ValueError on bad bytes."""
-        return cls(_core.load_programs(data))
+    def from_bytes(cls, data: bytes, *, max_work: int | None = None,
+                   max_memory: int | None = None) -> CompiledFunction:
+        """The inverse of to_bytes; validates everything and raises ValueError on bad bytes.
+
+        This is the safe way to read a tape from elsewhere (no pickle, nothing run). A
+        loaded tape may ask for at most ``max_work`` element operations per evaluated
+        point and ``max_memory`` bytes of scratch beyond its slots; by default, an
+        amount its own size pays for (a forged size is refused). Raise them for a
+        trusted file that a ValueError says needs more.
+        """
+        return cls(_core.load_programs(data, max_work, max_memory))
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the compiled function to a file; ``tapegrad.load(path)`` reads it back.
@@ -331,7 +339,10 @@ class CompiledFunction:
             fh.write(data)
 
     def __reduce__(self) -> tuple[Any, tuple[bytes]]:
-        return (CompiledFunction.from_bytes, (self.to_bytes(),))
+        # A plain module-level function: a pickle names only tapegrad._compile._load_pickled,
+        # so an unpickler that allows exactly that runs nothing else (a bound classmethod
+        # would be pickled through builtins.getattr, which reaches anything).
+        return (_load_pickled, (self.to_bytes(),))
 
     # ---- packing arguments and results ---------------------------------------------
 
@@ -604,7 +615,13 @@ def compile(f: Callable[..., Any], *example_args: Any, debug: bool = False,
                             trees=trees)
 
 
-def load(path: str | os.PathLike[str]) -> CompiledFunction:
+def _load_pickled(data: bytes) -> CompiledFunction:
+    """What a pickled CompiledFunction calls to come back: CompiledFunction.from_bytes(data)."""
+    return CompiledFunction.from_bytes(data)
+
+
+def load(path: str | os.PathLike[str], *, max_work: int | None = None,
+         max_memory: int | None = None) -> CompiledFunction:
     """Read a compiled function written by ``CompiledFunction.save``.
 
     >>> import tapegrad as tg, tempfile, os
@@ -615,10 +632,13 @@ def load(path: str | os.PathLike[str]) -> CompiledFunction:
 
     Everything is validated before use (format version, opcodes, every parent
     below its node, sizes, comparisons, checksum): malformed or tampered bytes
-    raise ValueError, never a crash.
+    raise ValueError, never a crash; so does a file that would ask for more work or
+    scratch memory per evaluation than ``max_work``/``max_memory`` (by default, what
+    the file's own size pays for). Files of every format version load, mapped to
+    today's op table by name, or are refused with a message saying why.
     """
     with open(path, "rb") as fh:
-        return CompiledFunction.from_bytes(fh.read())
+        return CompiledFunction.from_bytes(fh.read(), max_work=max_work, max_memory=max_memory)
 
 
 # ---- functional forms -------------------------------------------------------------------

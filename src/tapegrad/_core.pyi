@@ -174,6 +174,10 @@ def _fuzz_load(cases: typing.SupportsInt | typing.SupportsIndex, seed: typing.Su
     """
     Fuzz the loader with truncated, bit-flipped and hand-crafted bytes (for the test suite).
     """
+def _format_tables() -> dict[str, list[str]]:
+    """
+    The numbering saved files use: opcode names in row order, entry kind names (see serialize.hpp).
+    """
 def _gemm(a: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], b: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> numpy.typing.NDArray[numpy.float64]:
     """
     a @ b for 2-D float64 arrays on tapegrad's BLAS (GIL released).
@@ -194,9 +198,9 @@ def _set_dgemm(address: typing.SupportsInt | typing.SupportsIndex) -> None:
     """
     Use the CBLAS dgemm at this address for every matrix product (tapegrad._blas does this).
     """
-def load_programs(data: typing_extensions.Buffer) -> list[Program]:
+def load_programs(data: typing_extensions.Buffer, max_work: typing.SupportsInt | typing.SupportsIndex | None = None, max_memory: typing.SupportsInt | typing.SupportsIndex | None = None) -> list[Program]:
     """
-    Programs from bytes, validated completely; ValueError on anything malformed.
+    Programs from bytes, validated completely; ValueError on anything malformed or asking for more work or scratch memory per evaluation than max_work / max_memory (None: what the file's size pays for).
     """
 def op_table() -> list[dict[str, typing.Any]]:
     """
@@ -213,4 +217,5 @@ def save_programs(programs: collections.abc.Sequence[Program]) -> bytes:
 __version__: str = '0.1.0'
 bytes_per_node: int = 33
 dense_activations: tuple[str, ...] = ('identity', 'tanh', 'sigmoid', 'relu', 'softplus')
+format_version: int = 3
 max_nodes: int = 4294967295

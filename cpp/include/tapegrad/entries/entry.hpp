@@ -20,6 +20,8 @@
 
 namespace tapegrad {
 
+// Saved files number entry kinds (format 2) or name them (format 3): append
+// new kinds at the end, never insert or reorder (tests/data/format_tables.json).
 enum class EntryKind : std::uint8_t {
     elementwise,  // an op-table row applied elementwise, operands broadcast
     reduce,       // a reduction over trailing axes of its space (see Reducer)
@@ -48,6 +50,7 @@ inline const char* entry_kind_name(EntryKind k) noexcept {
     return "array";  // not a kind (a program is validated before any message names one)
 }
 
+// Stored as numbers in saved files: append only.
 enum class Reducer : std::uint8_t { sum, prod, max, min, logsumexp, norm };
 
 namespace entry_flags {

@@ -14,6 +14,9 @@
 //   garbage        random bytes written over valid ones       must be rejected (checksum)
 //   forged         a field set to something invalid, the
 //                  checksum recomputed to match               must be rejected (validation)
+//                  (among them: stride-0 operands over 2^32
+//                  elements, which ask for unbounded work,
+//                  and source lines that are not UTF-8)
 //   mutated        random valid-looking changes, checksum
 //                  recomputed                                 may load; if it does, replay
 //                                                             value, vjp, jvp, hvp on it
@@ -250,10 +253,60 @@ inline void replay_all(const Program& p, Rng& rng) {
     replay::run<replay::Mode::hvp>(p, r);
 }
 
+// Make entry `e` iterate over about 2^32 elements through stride-0 operands:
+// every read stays inside the program, so only the loader's work bound
+// (serialize.hpp, Limits) refuses it. False for an entry that cannot.
+inline bool forge_unbounded_work(Program& p, Entry& e) {
+    ProgramEntries& l = p.entries;
+    std::int64_t* g = l.geometry.data() + e.geometry;
+    const int nd = e.ndim;
+    auto others = [&](std::int64_t* shape, int n, int skip) {
+        std::uint64_t m = 1;
+        for (int d = 0; d < n; ++d) if (d != skip) m *= std::uint64_t(std::max<std::int64_t>(shape[d], 1));
+        return std::int64_t(max_nodes / m);
+    };
+    switch (e.kind) {
+        case EntryKind::reduce: {  // a reduced axis over 2^32 copies of one slot
+            if (e.split >= nd) return false;
+            const int d = nd - 1;
+            for (int k = 0; k < nd; ++k) if (k != d && g[k] == 0) return false;
+            g[d] = others(g, nd, d);
+            g[nd + d] = 0;
+            if (e.reducer != Reducer::sum) {  // its weights must fit the workspace: as large
+                std::uint64_t kept = 1, R = 1;
+                for (int k = 0; k < nd; ++k) (k < e.split ? kept : R) *= std::uint64_t(g[k]);
+                l.weight_count = std::max<std::uint64_t>(l.weight_count, e.weights + kept * R);
+            }
+            return true;
+        }
+        case EntryKind::matmul: {  // an inner dimension K of 2^32 / max(M, N), read with stride 0
+            if (e.flags) return false;  // a constant operand would need K-sized constants
+            const std::int64_t M = g[0], N = g[2];
+            if (M == 0 || N == 0) return false;
+            g[1] = std::int64_t(max_nodes) / std::max(M, N);
+            g[4] = 0;  // A's column stride
+            g[5] = 0;  // B's row stride
+            return true;
+        }
+        case EntryKind::fused: {  // a summed axis of 2^32 / (the rest), every leaf stride 0 on it
+            if (!(e.flags & entry_flags::fused_sum) || e.split >= nd) return false;
+            const std::int64_t L = g[0];
+            std::int64_t* shape = g + 2;
+            const int d = nd - 1;
+            for (int k = 0; k < nd; ++k) if (k != d && shape[k] == 0) return false;
+            shape[d] = others(shape, nd, d);
+            for (std::int64_t leaf = 0; leaf < L; ++leaf) g[2 + nd + leaf * (2 + nd) + 2 + d] = 0;
+            return true;
+        }
+        default: return false;
+    }
+}
+
 // Set one field of an array entry of `p` to a value validation must refuse.
 inline bool forge_entry(Program& p, Rng& rng) {
     ProgramEntries& l = p.entries;
     Entry& e = l.list[rng.below(l.list.size())];
+    if (rng.below(8) == 0) return forge_unbounded_work(p, e);
     const bool has_geometry = e.kind == EntryKind::elementwise || e.kind == EntryKind::reduce ||
                               e.kind == EntryKind::matmul || e.kind == EntryKind::cumsum || e.kind == EntryKind::dense ||
                               e.kind == EntryKind::fused;
@@ -286,7 +339,7 @@ inline bool forge(Program& p, Rng& rng) {
     const std::size_t n = p.num_nodes();
     const index_t i = static_cast<index_t>(first_node + rng.below(n - first_node));
     if (!p.entries.empty() && rng.below(2)) return forge_entry(p, rng);
-    switch (rng.below(12)) {
+    switch (rng.below(13)) {
         case 0: p.parents[i].a = static_cast<index_t>(i + rng.below(1000)); return true;  // parent not below
         case 1: p.parents[i].b = static_cast<index_t>(n + rng.below(1u << 31)); return true;
         case 2: p.ops[i] = static_cast<std::uint8_t>(static_cast<int>(Op::count) + rng.below(256 - static_cast<int>(Op::count))); return true;
@@ -306,6 +359,11 @@ inline bool forge(Program& p, Rng& rng) {
         case 10:
             if (p.inputs.size() < 2) return false;
             p.inputs[1] = p.inputs[0];  // the same input twice
+            return true;
+        case 11:
+            if (p.guards.empty()) return false;
+            p.sites.assign(p.guards.size(), "x > 0");  // a source line that is not UTF-8, or holds a NUL
+            p.sites[rng.below(p.sites.size())] = rng.below(2) ? std::string("x \xff> 0") : std::string("x\0 > 0", 7);
             return true;
         default:
             p.sites.push_back("extra");  // one source line too many
