@@ -1020,6 +1020,7 @@ cdef class VarArray:
         return AtIndexer(self)
 
     def __float__(self):
+        self._check()
         if self._size != 1:
             raise TypeError("only size-1 VarArrays can be converted to a Python float")
         _check_strict(self.owner, "float() of a VarArray while tapegrad differentiates f (directly, or through "
@@ -1027,12 +1028,14 @@ cdef class VarArray:
         return float(self.value.reshape(-1)[0])
 
     def __int__(self):
+        self._check()
         if self._size != 1:
             raise TypeError("only size-1 VarArrays can be converted to a Python int")
         return int(self.value.reshape(-1)[0])  # piecewise constant: a zero derivative is right
 
     def __index__(self):
         # numpy: only integer arrays are indices, and tape values are floats.
+        self._check()
         raise _concretization_error("using a VarArray as an index (its values are floats)")
 
     def __format__(self, spec):

@@ -352,6 +352,8 @@ cdef class Var:
         # By identity, like a PyTorch tensor: == compares values (and is
         # recorded as a branch), so hashing by value would merge two different
         # Vars that happen to be equal as dict keys or set members.
+        if self.owner is None:
+            raise not_initialised(self)
         return object.__hash__(self)
 
     def __repr__(self):
