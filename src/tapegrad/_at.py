@@ -19,8 +19,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ._array import VarArray, record_gather, tape_of
-from ._copies import broadcast_to
-from ._var import MASKED_ARRAY, Var, maximum, minimum
+from ._copies import _sources, broadcast_to
+from ._var import Var, maximum, minimum
 
 
 def _concrete_index(index: Any) -> Any:
@@ -34,20 +34,6 @@ def _concrete_index(index: Any) -> Any:
         value = index.value
         return value.astype(np.int64) if value.dtype.kind == "f" and np.all(value == np.round(value)) else value
     return index
-
-
-def _sources(x: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(slot numbers, constants) of an operand; a slot 0 (a sink) marks a constant."""
-    if isinstance(x, VarArray):
-        return x.slots().astype(np.int64), np.zeros(x.shape)
-    if isinstance(x, Var):
-        return np.array(x.index, dtype=np.int64), np.array(0.0)
-    if isinstance(x, np.ma.MaskedArray):
-        raise TypeError(MASKED_ARRAY)
-    c = np.asarray(x)
-    if c.dtype.kind not in "fiub":
-        raise TypeError(f"x.at[...] takes real numbers, Vars and arrays, not {type(x).__name__} of dtype {c.dtype}")
-    return np.zeros(c.shape, dtype=np.int64), c.astype(np.float64)
 
 
 def _set(x: VarArray, index: Any, values: Any) -> VarArray:
