@@ -332,7 +332,9 @@ class CompiledFunction:
         """Write the compiled function to a file; ``tapegrad.load(path)`` reads it back.
 
         The Python function itself is not saved: a loaded function replays the
-        tape(s) recorded so far but cannot record new branch patterns.
+        tape(s) recorded so far but cannot record new branch patterns. Nor are
+        pytree structures: a function compiled for pytree arguments loads as a
+        function of their leaves, in flatten order (``arg_shapes``).
         """
         data = self.to_bytes()
         with open(path, "wb") as fh:
