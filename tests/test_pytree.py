@@ -210,6 +210,32 @@ def test_negative_and_numpy_argnums_work() -> None:
     assert tg.grad(lambda x, y: x * y, argnums=[0, 1])(2.0, 3.0) == (3.0, 2.0)
 
 
+def test_check_grads_refuses_an_unregistered_container_like_grad() -> None:
+    # numpy's "float() argument must be ... not 'Counter'" came out before.
+    with pytest.raises(TypeError, match="Counter, a dict subclass .*register_pytree_node"):
+        tg.check_grads(lambda p: p["a"] * p["b"], collections.Counter(a=1.0, b=2.0))
+
+
+def test_compiled_dict_of_other_keys_or_order_is_refused_naming_the_keys() -> None:
+    # The message said "dict with 2 leaves instead of dict with 2 leaves".
+    cf = tg.compile(lambda p: p["a"] * 10 + p["b"], {"a": 1.0, "b": 2.0})
+    with pytest.raises(ValueError, match=r"\['b', 'a'\] in this order\) instead of dict .*\['a', 'b'\]"):
+        cf.grad({"b": 2.0, "a": 1.0})
+    with pytest.raises(ValueError, match=r"\['a', 'c'\]"):
+        cf({"a": 1.0, "c": 2.0})
+    assert cf.grad({"a": 3.0, "b": 4.0}) == {"a": 10.0, "b": 1.0}
+
+
+def test_a_one_element_argnums_tuple_gives_tuples_in_every_transform() -> None:
+    # grad and jacobian gave (g,) for argnums=(1,) but hessian gave the bare block and hvp the bare product.
+    f = lambda x, y: x * y ** 3
+    assert tg.grad(f, argnums=(1,))(2.0, 3.0) == (54.0,)
+    assert tg.hessian(f, argnums=(1,))(2.0, 3.0) == ((36.0,),)
+    assert tg.hessian(f, argnums=[1])(2.0, 3.0) == ((36.0,),)
+    assert tg.hvp(f, argnums=(1,))(2.0, 3.0, (0.5,)) == (18.0,)
+    assert tg.hessian(f, argnums=1)(2.0, 3.0) == 36.0 and tg.hvp(f, argnums=1)(2.0, 3.0, 0.5) == 18.0
+
+
 @pytest.mark.parametrize("bad", ["1.0", b"1", None, 1 + 2j, [1.0], np.array([1.0, 2.0])])
 def test_tape_var_refuses_what_is_not_a_real_number(bad: Any) -> None:
     with pytest.raises(TypeError, match="tape.var takes a real number"):

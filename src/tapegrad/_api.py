@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._pytree import flatten, is_unregistered_container, unflatten
+from ._pytree import flatten, is_unregistered_container, unflatten, unregistered_container_error
 from ._tape import Tape
 from ._var import MASKED_ARRAY, Var, _new_var
 from ._array import VarArray, _new_vars
@@ -50,10 +50,7 @@ def _watch_leaf(tape: Tape, x: Any, position: int) -> Var | VarArray:
     if isinstance(x, complex):
         raise TypeError(f"argument {position} has dtype complex; tapegrad differentiates real numbers")
     if is_unregistered_container(x):
-        base = next(t for t in (dict, list, tuple) if isinstance(x, t)).__name__
-        raise TypeError(f"argument {position} holds a {type(x).__name__}, a {base} subclass that tapegrad does not "
-                        f"know how to rebuild: pass a plain {base}, or register the type with "
-                        "tapegrad.register_pytree_node(type, flatten_func, unflatten_func)")
+        raise unregistered_container_error(x, f"argument {position}")
     raise TypeError(f"cannot differentiate with respect to argument {position} of type {type(x).__name__}: "
                     "pass floats, numpy arrays, or tuples/lists/dicts of them")
 

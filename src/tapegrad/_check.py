@@ -7,7 +7,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ._api import vjp
-from ._pytree import flatten, unflatten
+from ._pytree import flatten, is_unregistered_container, unflatten, unregistered_container_error
 
 
 class GradientCheckError(AssertionError):
@@ -35,6 +35,9 @@ def check_grads(f: Callable[..., Any], *args: Any, eps: float = 1e-6, rtol: floa
     """
     rng = np.random.default_rng(seed)
     leaves, tree = flatten(args)
+    for v in leaves:  # refused as grad refuses it, before numpy's own message about it
+        if is_unregistered_container(v):
+            raise unregistered_container_error(v, "an argument of check_grads")
     x = [_as_floats(v) for v in leaves]
     out, pullback = vjp(f, *unflatten(tree, [v.copy() for v in x]))
     out_leaves, out_tree = flatten(out)

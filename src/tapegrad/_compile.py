@@ -17,6 +17,7 @@ import contextlib
 import math
 import os
 import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
@@ -558,7 +559,12 @@ def _rebuild(tree: TreeDef | None, leaves: list[Any]) -> Any:
 def _describe(tree: TreeDef | None) -> str:
     if tree is None:
         return "a leaf"
-    return f"{tree.node_type.__name__} with {_count(tree)} leaves"
+    keys = None  # the built-in dicts' aux data is their keys (a defaultdict's after its factory)
+    if tree.node_type in (dict, OrderedDict):
+        keys = tree.aux
+    elif tree.node_type is defaultdict:
+        keys = tree.aux[1]
+    return f"{tree.node_type.__name__} with {_count(tree)} leaves" + (f" (keys {keys!r} in this order)" if keys else "")
 
 
 def _is_pytree(a: Any) -> bool:
@@ -676,7 +682,9 @@ def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable
 
     def h(*args: Any) -> Any:
         cf, wrt = _compile_wrt(f, args, argnums)
-        return cf.hessian(*wrt)
+        H = cf.hessian(*wrt)
+        # A tuple argnums nests blocks per pair of arguments even for one argument (as JAX does).
+        return H if isinstance(argnums, int) or len(wrt) > 1 else ((H,),)
 
     return h
 
@@ -700,8 +708,10 @@ def hvp(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[...
             raise TypeError("hvp(f) returns g(*args, v): pass f's arguments, then the tangent v")
         *args, v = args_and_v
         cf, wrt = _compile_wrt(f, args, argnums)
-        if len(wrt) == 1:
-            return cf.hvp(wrt[0], v if isinstance(argnums, int) else v[0])
+        if isinstance(argnums, int):
+            return cf.hvp(wrt[0], v)
+        if len(wrt) == 1:  # a tuple argnums gives a tuple over arguments, even of one
+            return (cf.hvp(wrt[0], v[0]),)
         return cf.hvp(wrt, v)
 
     return g

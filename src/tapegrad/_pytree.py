@@ -142,6 +142,15 @@ def is_unregistered_container(x: Any) -> bool:
     return isinstance(x, (dict, list, tuple)) and _kind_of(x) is None
 
 
+def unregistered_container_error(x: Any, where: str) -> TypeError:
+    """The error for an unregistered dict/list/tuple subclass found at `where`
+    (e.g. "argument 0"): it names the type and how to register it."""
+    base = next(t for t in (dict, list, tuple) if isinstance(x, t)).__name__
+    return TypeError(f"{where} holds a {type(x).__name__}, a {base} subclass that tapegrad does not "
+                     f"know how to rebuild: pass a plain {base}, or register the type with "
+                     "tapegrad.register_pytree_node(type, flatten_func, unflatten_func)")
+
+
 def map_leaves(fn: Callable[[Any], Any], tree: Any) -> Any:
     """The tree with every leaf replaced by fn(leaf)."""
     leaves, definition = flatten(tree)
