@@ -62,6 +62,14 @@ static index_t sum(Tape& t, index_t first, std::int64_t n) {
 int main() {
     const std::vector<double> x6 = {0.3, -1.2, 0.7, 2.0, -0.4, 1.1};
 
+    // Rows where ops.def's rule for infinite values can fire (found by probing
+    // the formulas): the fused backward recomputes y only for these.
+    using entries::fused::infinity_rule_matters;
+    for (Op op : {Op::log, Op::sqrt, Op::cbrt, Op::hypot, Op::maximum, Op::power, Op::power_vc, Op::arcsinh})
+        CHECK(infinity_rule_matters(op));
+    for (Op op : {Op::add, Op::subtract_cv, Op::multiply, Op::multiply_vc, Op::square, Op::exp, Op::sin, Op::tanh})
+        CHECK(!infinity_rule_matters(op));
+
     // elementwise unary, binary with broadcasting, constants; scalar nodes around
     check_gradient("elementwise", [](Tape& t, index_t x) {
         const std::int64_t shape[2] = {2, 3}, sa[2] = {3, 1}, row[2] = {0, 1};

@@ -17,23 +17,29 @@
 
 namespace tapegrad::formula {
 
+// `Rule = false` gives the row's formula alone, for callers that know the
+// rule cannot fire for that row (infinity_rule_matters below): the fused
+// backward then need not recompute y where the formula does not read it.
 #define TG_UNARY(name, py, value, partial, lo, hi, doc)                                   \
     template <class T> inline T value_##name(const T& a) { return value; }               \
-    template <class T> inline T partial_##name([[maybe_unused]] const T& a,               \
-                                               [[maybe_unused]] const T& y) {             \
-        return no_zero_at_infinity(T(partial), y);                                   \
+    template <class T, bool Rule = true> inline T partial_##name([[maybe_unused]] const T& a, \
+                                                                 [[maybe_unused]] const T& y) { \
+        if constexpr (Rule) return no_zero_at_infinity(T(partial), y);                   \
+        else return T(partial);                                                          \
     }
 #define TG_BINARY(name, py, value, pa, pb, alo, ahi, blo, bhi, doc)                        \
     template <class T> inline T value_##name(const T& a, const T& b) { return value; }   \
-    template <class T> inline T partial_a_##name([[maybe_unused]] const T& a,             \
-                                                 [[maybe_unused]] const T& b,             \
-                                                 [[maybe_unused]] const T& y) {           \
-        return no_zero_at_infinity(T(pa), y);                                     \
+    template <class T, bool Rule = true> inline T partial_a_##name([[maybe_unused]] const T& a, \
+                                                                   [[maybe_unused]] const T& b, \
+                                                                   [[maybe_unused]] const T& y) { \
+        if constexpr (Rule) return no_zero_at_infinity(T(pa), y);                        \
+        else return T(pa);                                                               \
     }                                                                                    \
-    template <class T> inline T partial_b_##name([[maybe_unused]] const T& a,             \
-                                                 [[maybe_unused]] const T& b,             \
-                                                 [[maybe_unused]] const T& y) {           \
-        return no_zero_at_infinity(T(pb), y);                                     \
+    template <class T, bool Rule = true> inline T partial_b_##name([[maybe_unused]] const T& a, \
+                                                                   [[maybe_unused]] const T& b, \
+                                                                   [[maybe_unused]] const T& y) { \
+        if constexpr (Rule) return no_zero_at_infinity(T(pb), y);                        \
+        else return T(pb);                                                               \
     }
 #include "ops.def"
 

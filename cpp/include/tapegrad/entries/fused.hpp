@@ -32,6 +32,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -230,8 +231,10 @@ inline void backward_pair(const T* TG_RESTRICT a, const T* TG_RESTRICT b, const 
         wb == Write::store ? both(ga, gb, no{}, yes{}) : both(ga, gb, no{}, no{});
 }
 
-// One instruction's backward; the switch is expanded from ops.def.
-template <class T>
+// One instruction's backward; the switch is expanded from ops.def. `Rule`:
+// whether the partials apply ops.def's rule for infinite values, which reads
+// y (see infinity_rule_matters).
+template <bool Rule, class T>
 inline void backward_instruction(Op op, const T* a, const T* b, double number, const T* y, const T* gy, T* ga,
                                  Write wa, T* gb, Write wb, std::int64_t m) {
     const T c = T(number);
@@ -240,23 +243,23 @@ inline void backward_instruction(Op op, const T* a, const T* b, double number, c
 #define TG_UNARY(name, ...)                                                                               \
     case Op::name:                                                                                        \
         backward_pair(a, b, y, gy, ga, wa, gb, Write::none, m,                                            \
-                      [](const T& u, const T&, const T& r) { return formula::partial_##name<T>(u, r); }, \
+                      [](const T& u, const T&, const T& r) { return formula::partial_##name<T, Rule>(u, r); }, \
                       none);                                                                              \
         return;
 #define TG_BINARY(name, ...)                                                                                   \
     case Op::name:                                                                                             \
         backward_pair(a, b, y, gy, ga, wa, gb, wb, m,                                                          \
-                      [](const T& u, const T& v, const T& r) { return formula::partial_a_##name<T>(u, v, r); }, \
-                      [](const T& u, const T& v, const T& r) { return formula::partial_b_##name<T>(u, v, r); }); \
+                      [](const T& u, const T& v, const T& r) { return formula::partial_a_##name<T, Rule>(u, v, r); }, \
+                      [](const T& u, const T& v, const T& r) { return formula::partial_b_##name<T, Rule>(u, v, r); }); \
         return;                                                                                                \
     case Op::name##_vc:                                                                                        \
         backward_pair(a, a, y, gy, ga, wa, gb, Write::none, m,                                                 \
-                      [&c](const T& u, const T&, const T& r) { return formula::partial_a_##name<T>(u, c, r); }, \
+                      [&c](const T& u, const T&, const T& r) { return formula::partial_a_##name<T, Rule>(u, c, r); }, \
                       none);                                                                                   \
         return;                                                                                                \
     case Op::name##_cv:                                                                                        \
         backward_pair(a, a, y, gy, ga, wa, gb, Write::none, m,                                                 \
-                      [&c](const T& u, const T&, const T& r) { return formula::partial_b_##name<T>(c, u, r); }, \
+                      [&c](const T& u, const T&, const T& r) { return formula::partial_b_##name<T, Rule>(c, u, r); }, \
                       none);                                                                                   \
         return;
 #include "../ops.def"
@@ -265,17 +268,75 @@ inline void backward_instruction(Op op, const T* a, const T* b, double number, c
     }
 }
 
-// Which of a, b, y a partial reads, in register terms: a and b are its
-// operand registers (a _vc/_cv row's one register is a; its number is no
-// register), y its result. Every partial reads its result, for ops.def's rule
-// on infinite results (formulas.hpp: no_zero_at_infinity), and so the
-// operands that compute it: the backward recomputes every value of the chunk.
-// (It once recomputed only the values a formula's text mentioned --
-// Rosenbrock's program: 3 of its 7 instructions.)
+// Whether ops.def's rule for infinite values (a zero partial where the value
+// is +-inf is NaN) can fire for a row: found once by evaluating the row's own
+// formulas where infinities arise (and so derived from the table, not listed
+// by hand). log, sqrt, hypot, maximum, power, ... can; add, multiply, square,
+// exp, ... cannot: an infinite value there always has a non-zero partial.
+// The fused backward recomputes y for the rows that can, and only for them.
+inline bool infinity_rule_matters(Op op) {
+    static const auto table = [] {
+        std::vector<bool> can(static_cast<std::size_t>(Op::count), false);
+        const double inf = std::numeric_limits<double>::infinity(), big = std::numeric_limits<double>::max();
+        const double probes[] = {0.0, -0.0, 1e-300, -1e-300, 0.5, -0.5, 1.0, -1.0, 2.0, -2.0,
+                                 1e300, -1e300, big, -big, inf, -inf};
+        auto fires = [](double partial, double y) { return partial == 0.0 && formula::is_infinite(y); };
+        bool row = false;
+#define TG_UNARY(name, ...)                                                                           \
+        row = false;                                                                                  \
+        for (double a : probes) {                                                                     \
+            const double y = formula::value_##name<double>(a);                                        \
+            row = row || fires(formula::partial_##name<double, false>(a, y), y);                      \
+        }                                                                                             \
+        can[static_cast<std::size_t>(Op::name)] = row;
+#define TG_BINARY(name, ...)                                                                          \
+        row = false;                                                                                  \
+        for (double a : probes)                                                                       \
+            for (double b : probes) {                                                                 \
+                const double y = formula::value_##name<double>(a, b);                                 \
+                row = row || fires(formula::partial_a_##name<double, false>(a, b, y), y) ||           \
+                      fires(formula::partial_b_##name<double, false>(a, b, y), y);                    \
+            }                                                                                         \
+        can[static_cast<std::size_t>(Op::name)] = can[static_cast<std::size_t>(Op::name##_vc)] =     \
+            can[static_cast<std::size_t>(Op::name##_cv)] = row;
+#include "../ops.def"
+        return can;
+    }();
+    return table[static_cast<std::size_t>(op)];
+}
+
+// Which of a, b, y a partial reads, from its text in ops.def (a standalone
+// identifier), and y (with the operands that compute it) where the rule for
+// infinite values can fire: the backward recomputes only the values its
+// partials read. (Rosenbrock's program: 3 of its 7 instructions.)
 struct Uses {
     bool a, b, y;
 };
-inline Uses partial_uses(Op op, int) { return Uses{true, info(op).arity == Arity::binary, true}; }
+constexpr bool mentions(const char* s, char v) {
+    auto word = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; };
+    for (int i = 0; s[i]; ++i)
+        if (s[i] == v && (i == 0 || !word(s[i - 1])) && !word(s[i + 1])) return true;
+    return false;
+}
+constexpr Uses uses(const char* s) { return Uses{mentions(s, 'a'), mentions(s, 'b'), mentions(s, 'y')}; }
+
+// What the partial of `op` with respect to its operand `which` reads, in
+// register terms: a and b are its operand registers (a _vc/_cv row's one
+// register is a; its number is no register), y its result.
+inline Uses partial_uses(Op op, int which) {
+    if (infinity_rule_matters(op)) return Uses{true, info(op).arity == Arity::binary, true};
+    switch (op) {
+#define TG_UNARY(name, py, value, partial, ...) \
+    case Op::name: return uses(#partial);
+#define TG_BINARY(name, py, value, pa, pb, ...)                               \
+    case Op::name: return which == 0 ? uses(#pa) : uses(#pb);                 \
+    case Op::name##_vc: { const Uses u = uses(#pa); return Uses{u.a, false, u.y}; } \
+    case Op::name##_cv: { const Uses u = uses(#pb); return Uses{u.b, false, u.y}; }
+#include "../ops.def"
+        default:
+            return Uses{true, true, true};
+    }
+}
 
 // Registers of one chunk of m elements starting j0 into the run: rp[r]
 // points at register r's values. A leaf walked with stride 1 is read where
@@ -402,6 +463,8 @@ inline void backward_fused(const Entry& e, const std::int64_t* geometry, const d
         if (need[a]) wa[k] = written[a] ? Write::add : Write::store, written[a] = true;
         if (!unary && need[b]) wb[k] = written[b] ? Write::add : Write::store, written[b] = true;
     }
+    bool rule[fused::max_instructions];
+    for (int k = 0; k < p.I; ++k) rule[k] = fused::infinity_rule_matters(p.op(k));
     // The values the partials read, and what computing them reads.
     bool keep[fused::max_registers] = {};
     for (int k = p.I - 1; k >= 0; --k) {
@@ -446,8 +509,13 @@ inline void backward_fused(const Entry& e, const std::int64_t* geometry, const d
             for (int k = p.I - 1; k >= 0; --k) {
                 const int r = L + k, a = p.arg(k, 0), b = p.arg(k, 1);
                 if (!need[r]) continue;
-                fused::backward_instruction(p.op(k), rp[a], rp[b], p.number(k), rp[r], r == top ? gtop : gp[r], gp[a],
-                                            wa[k], gp[b], wb[k], m);
+                // Rows whose rule cannot fire skip it: their y may not have been recomputed.
+                if (rule[k])
+                    fused::backward_instruction<true>(p.op(k), rp[a], rp[b], p.number(k), rp[r],
+                                                      r == top ? gtop : gp[r], gp[a], wa[k], gp[b], wb[k], m);
+                else
+                    fused::backward_instruction<false>(p.op(k), rp[a], rp[b], p.number(k), rp[r],
+                                                       r == top ? gtop : gp[r], gp[a], wa[k], gp[b], wb[k], m);
             }
             for (int l = 0; l < L; ++l) {
                 if (!need[l] || direct[l]) continue;
