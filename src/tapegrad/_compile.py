@@ -567,12 +567,6 @@ def _describe(tree: TreeDef | None) -> str:
     return f"{tree.node_type.__name__} with {_count(tree)} leaves" + (f" (keys {keys!r} in this order)" if keys else "")
 
 
-def _is_pytree(a: Any) -> bool:
-    """Whether compile takes argument `a` apart: a container, as grad does
-    (a list of numbers is a list of inputs, as in JAX; pass an ndarray for one array input)."""
-    return flatten(a)[1] is not None
-
-
 def compile(f: Callable[..., Any], *example_args: Any, debug: bool = False,
             retrace: bool = False) -> CompiledFunction:
     """Record ``f(*example_args)`` once and return a :class:`CompiledFunction`
@@ -606,10 +600,11 @@ def compile(f: Callable[..., Any], *example_args: Any, debug: bool = False,
     """
     if not callable(f):
         raise TypeError(f"compile needs a function, not a {type(f).__name__}")
-    if not any(_is_pytree(a) for a in example_args):
+    flat = [flatten(a) for a in example_args]
+    trees = [tree for _, tree in flat]  # None: a plain number or array
+    if all(tree is None for tree in trees):
         return CompiledFunction([_record(f, example_args, debug)], f, retrace=retrace, debug=debug)
-    trees = [flatten(a)[1] if _is_pytree(a) else None for a in example_args]
-    leaves = [x for a, t in zip(example_args, trees) for x in (flatten(a)[0] if t is not None else [a])]
+    leaves = [x for leaves_of_a, _ in flat for x in leaves_of_a]
 
     def of_leaves(*xs: Any) -> Any:  # f of the trees' leaves, as the tape sees it
         args, at = [], 0

@@ -14,6 +14,10 @@ from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_CheckExact
 from cpython.long cimport PyLong_AsDouble, PyLong_CheckExact
 from libc.stdint cimport uint32_t, uintptr_t
 
+import dis
+import linecache
+import sys
+
 import numpy as np
 
 from tapegrad.tape cimport Compare, Tape, compare, first_node, index_t, tape_of
@@ -58,8 +62,6 @@ def _percent_formatting() -> bool:
     has no __mod__, and float's and numpy's % defer to Vars), so it reads the
     value for printing, not as an input to more arithmetic."""
     global _PERCENT
-    import dis
-    import sys
     if _PERCENT is None:
         if "BINARY_OP" in dis.opmap:  # Python >= 3.11: one opcode, the operator in its argument
             names = [name for name, _symbol in getattr(dis, "_nb_ops", ())]
@@ -263,8 +265,6 @@ cdef double _escape(Var self) except? -1.0:
 
 def _caller_site() -> str:
     """'file:line: source' of the innermost frame outside tapegrad (compile(debug=True))."""
-    import linecache
-    import sys
     frame = sys._getframe(0)  # Cython functions have no frame: this is the Python caller's
     # By module name, not by folder: an editable install keeps the compiled
     # modules in the build folder and the Python ones in src/.
