@@ -122,3 +122,78 @@ def test_eager_jacobian_sweeps():
         interrupted_soon(lambda: tg.jacobian(lambda v: f(v, 2_000_000))(x),
                          lambda: tg.jacobian(lambda v: f(v, 10))(x), want)
         """)))
+
+
+# ---- one kernel that runs long by itself ---------------------------------------
+#
+# A single array entry can be a whole computation: one fused sum over a
+# broadcast space of 10^9 elements (its values are never stored, so it takes
+# seconds but no memory), one matrix product on BLAS. Its kernel stops mid-way
+# on Ctrl-C. These loops run for seconds rather than tens of seconds, so the
+# bound is tighter: an ignoring kernel ends after ONE_KERNEL seconds at least.
+
+ONE_KERNEL_BOUND = 1.5
+
+# One fused entry: sum over (10^3, 10^6) of a 10-instruction program, ~3 s
+# forward and more backward on one core; recorded at n = 10 it is instant.
+FUSED_SUM = """
+def f(x, n=1_000_000):
+    z = x[:, None] * np.linspace(0.0, 1.0, n)[None, :]
+    return tg.sum(tg.sin(z) * tg.exp(-z * z) + tg.cos(z) * z - tg.tanh(z))
+x = np.random.default_rng(1).uniform(-1, 1, 1000)
+"""
+
+
+def assert_interrupted_soon(result: dict) -> None:
+    assert result["outcome"] == "interrupted", result
+    assert result["seconds"] < ONE_KERNEL_BOUND, (
+        f"KeyboardInterrupt came {result['seconds']:.2f} s after the call began")
+    assert result["correct"], "a call after the interrupt gave another answer"
+
+
+def test_eager_recording_of_one_fused_entry():
+    assert_interrupted_soon(run_case(textwrap.dedent(FUSED_SUM) + textwrap.dedent("""
+        small = lambda: tg.value_and_grad(lambda v: f(v, 10))(x)[1]
+        want = small()
+        interrupted_soon(lambda: tg.value_and_grad(f)(x), small, want)
+        """)))
+
+
+def test_eager_sweep_through_one_fused_entry():
+    # Recorded first (the forward runs before the timer starts); the call
+    # interrupted is the reverse sweep, all of it inside the entry's backward.
+    assert_interrupted_soon(run_case(textwrap.dedent(FUSED_SUM) + textwrap.dedent("""
+        tape = tg.Tape()
+        xv = tape.vars(x)
+        y = f(xv)
+        small_tape = tg.Tape()
+        xs = small_tape.vars(x)
+        ys = f(xs, 10)
+        want = small_tape.gradient(ys, xs)
+        interrupted_soon(lambda: tape.gradient(y, xv), lambda: small_tape.gradient(ys, xs), want)
+        """)))
+
+
+def test_replay_of_one_point_through_one_fused_entry():
+    # The program is compiled (and its answer found) before the timer starts;
+    # one point of cf.grad runs the entry forward and backward.
+    assert_interrupted_soon(run_case(textwrap.dedent(FUSED_SUM) + textwrap.dedent("""
+        cf = tg.compile(lambda v: f(v, 400_000), x)
+        want = cf(x)
+        interrupted_soon(lambda: cf.grad(np.stack([x] * 8)), lambda: cf(x), want)
+        """)))
+
+
+def test_one_large_matrix_product_on_blas():
+    # X @ W with X 6000 x 3000 (constant) and W 3000 x 3000: one dense entry,
+    # ~10^11 multiply-adds forward and as many backward (seconds on two
+    # cores); the kernel runs it in pieces of rows and stops between two.
+    assert_interrupted_soon(run_case(textwrap.dedent("""
+        rng = np.random.default_rng(0)
+        X = rng.uniform(-1, 1, (6000, 3000))
+        W = rng.uniform(-1, 1, (3000, 3000)) / 50
+        f = lambda w: tg.sum(tg.tanh(X[:, :w.shape[0]] @ w))
+        small = lambda: tg.grad(f)(W[:40, :40])
+        want = small()
+        interrupted_soon(lambda: tg.grad(f)(W), small, want)
+        """)))

@@ -34,6 +34,7 @@
 #include <thread>
 
 #include "tapegrad/interrupt.hpp"
+#include "tapegrad/python.hpp"
 
 namespace tapegrad::bindings {
 
@@ -123,48 +124,58 @@ inline void on_sigint(int sig, siginfo_t* info, void* context) {
         p.sa_handler(sig);
 }
 
-// While alive (and `on`), SIGINT also bumps count(). Does nothing where
-// SIGINT has no handler function to wrap (default or ignored).
+// Wrap SIGINT's handler so that it also bumps count(), or count one more
+// watcher if it is wrapped already. False, and nothing done, where SIGINT has
+// no handler function to wrap (default or ignored).
+inline bool start_watching() {
+    State& s = state();
+    std::lock_guard<std::mutex> hold(s.m);
+    if (s.watchers == 0) {
+        struct sigaction current {};
+        if (sigaction(SIGINT, nullptr, &current) != 0) return false;
+        const bool function = (current.sa_flags & SA_SIGINFO) ? current.sa_sigaction != nullptr
+                                                               : current.sa_handler != SIG_DFL &&
+                                                                     current.sa_handler != SIG_IGN;
+        if (!function) return false;
+        s.previous = current;
+        struct sigaction ours {};
+        ours.sa_sigaction = on_sigint;
+        ours.sa_mask = current.sa_mask;
+        ours.sa_flags = SA_SIGINFO | (current.sa_flags & (SA_ONSTACK | SA_RESTART));
+        if (sigaction(SIGINT, &ours, nullptr) != 0) return false;
+    }
+    ++s.watchers;
+    return true;
+}
+
+// The end of a start_watching() that returned true: the last watcher puts
+// Python's handler back, unless someone installed another meanwhile.
+inline void stop_watching() {
+    State& s = state();
+    std::lock_guard<std::mutex> hold(s.m);
+    if (--s.watchers) return;
+    if (ours_installed()) sigaction(SIGINT, &s.previous, nullptr);
+}
+
+// While alive (and `on`), SIGINT also bumps count().
 class Watch {
 public:
-    explicit Watch(bool on) : on_(on && start()) {}
+    explicit Watch(bool on) : on_(on && start_watching()) {}
     ~Watch() {
-        if (on_) stop();
+        if (on_) stop_watching();
     }
     Watch(const Watch&) = delete;
     Watch& operator=(const Watch&) = delete;
 
 private:
-    static bool start() {
-        State& s = state();
-        std::lock_guard<std::mutex> hold(s.m);
-        if (s.watchers == 0) {
-            struct sigaction current {};
-            if (sigaction(SIGINT, nullptr, &current) != 0) return false;
-            const bool function = (current.sa_flags & SA_SIGINFO) ? current.sa_sigaction != nullptr
-                                                                   : current.sa_handler != SIG_DFL &&
-                                                                         current.sa_handler != SIG_IGN;
-            if (!function) return false;
-            s.previous = current;
-            struct sigaction ours {};
-            ours.sa_sigaction = on_sigint;
-            ours.sa_mask = current.sa_mask;
-            ours.sa_flags = SA_SIGINFO | (current.sa_flags & (SA_ONSTACK | SA_RESTART));
-            if (sigaction(SIGINT, &ours, nullptr) != 0) return false;
-        }
-        ++s.watchers;
-        return true;
-    }
-    static void stop() {
-        State& s = state();
-        std::lock_guard<std::mutex> hold(s.m);
-        if (--s.watchers) return;
-        // Put Python's handler back, unless someone installed another meanwhile.
-        if (ours_installed()) sigaction(SIGINT, &s.previous, nullptr);
-    }
-
     bool on_;
 };
+
+// The same, for tapegrad's Cython module, which runs array entries without
+// the GIL: it reaches these through a capsule (module.cpp) rather than
+// wrapping SIGINT on its own, since two wrappers of two modules would nest
+// and could be taken off out of order.
+inline python::SigintHooks hooks() { return {&count(), start_watching, stop_watching}; }
 
 }  // namespace sigint
 

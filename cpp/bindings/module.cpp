@@ -2,6 +2,7 @@
 // see DESIGN.md). One register_* function per concern.
 #include <pybind11/pybind11.h>
 
+#include "gil.hpp"
 #include "register.hpp"
 #include "tapegrad/config.hpp"
 #include "tapegrad/python.hpp"
@@ -23,10 +24,14 @@ PYBIND11_MODULE(_core, m) {
     m.attr("__version__") = tapegrad::version;
     m.attr("max_nodes") = tapegrad::max_nodes;
     m.attr("bytes_per_node") = tapegrad::bytes_per_node;
+    // The SIGINT watch, lent to the Cython module (python.hpp: SigintHooks).
+    static const tapegrad::python::SigintHooks sigint_hooks = tapegrad::bindings::sigint::hooks();
+    m.attr("_sigint_hooks") = pybind11::capsule(&sigint_hooks, tapegrad::python::sigint_hooks_name);
     tapegrad::bindings::register_ops(m);
     tapegrad::bindings::register_tape(m);
     tapegrad::bindings::register_graph(m);
     tapegrad::bindings::register_replay(m);
     tapegrad::bindings::register_arrays(m);
     tapegrad::bindings::register_dense(m);
+    tapegrad::bindings::register_fuzz(m);
 }

@@ -10,4 +10,5 @@ void register_graph(pybind11::module_& m);  // after register_tape: adds to its 
 void register_replay(pybind11::module_& m);
 void register_arrays(pybind11::module_& m);
 void register_dense(pybind11::module_& m);
+void register_fuzz(pybind11::module_& m);
 }  // namespace tapegrad::bindings

@@ -15,6 +15,7 @@
 
 #include "gil.hpp"
 #include "register.hpp"
+#include "sweep.hpp"
 #include "tape_handle.hpp"
 #include "tapegrad/strided.hpp"
 
@@ -146,7 +147,7 @@ py::array_t<double> pullback(TapeHandle& h, py::array_t<std::uint32_t, py::array
             } else {
                 for (py::ssize_t k = 0; k < m; ++k) adj[o[k]] += s[row * m + k];
             }
-            t.sweep(top, adj, stop);
+            sweep(t, top, adj, stop);
             check(stop);
             if (lent) {
                 lent->buffer = scope.lend();

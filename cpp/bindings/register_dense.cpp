@@ -41,13 +41,25 @@ py::array_t<double> new_matrix(std::int64_t rows, std::int64_t cols) {
     return py::array_t<double>({py::ssize_t(rows), py::ssize_t(cols)});
 }
 
+// Products from about a millisecond of work on are watched for Ctrl-C
+// (blas::gemm with a Poll cuts the large ones into pieces).
+bool worth_watching(const blas::ConstMatrix& a, const blas::ConstMatrix& b) {
+    return double(a.rows) * double(a.cols) * double(b.cols) >= double(watch_from) * 16;
+}
+
 py::array_t<double> gemm(Array a, Array b) {
     const auto am = matrix_of(a, "a"), bm = matrix_of(b, "b");
     if (am.cols != bm.rows)
         throw py::value_error("matmul: shapes " + shape_str(am) + " and " + shape_str(bm) + " do not align");
     auto c = new_matrix(am.rows, bm.cols);
     double* p = c.mutable_data();
-    without_gil([&] { blas::gemm(1.0, am, bm, 0.0, blas::dense_view(p, am.rows, bm.cols)); });  // BLAS only: no Python object is touched
+    interruptible(  // BLAS only: no Python object is touched
+        [&](const Interrupt* stop) {
+            Poll poll(stop);
+            blas::gemm(1.0, am, bm, 0.0, blas::dense_view(p, am.rows, bm.cols), poll);
+            check(stop);
+        },
+        worth_watching(am, bm));
     return c;
 }
 
@@ -66,7 +78,13 @@ py::array_t<double> forward(Array x, Array w, std::optional<Array> b, const std:
         throw py::value_error("X of shape " + shape_str(xm) + " does not fit W of shape " + shape_str(wm));
     auto y = new_matrix(xm.rows, wm.cols);
     double* p = y.mutable_data();
-    without_gil([&] { dense::forward(xm, wm, bv, kind, p); });
+    interruptible(
+        [&](const Interrupt* stop) {
+            Poll poll(stop);
+            dense::forward(xm, wm, bv, kind, p, &poll);
+            check(stop);
+        },
+        worth_watching(xm, wm));
     return y;
 }
 
@@ -91,11 +109,17 @@ Grads backward(Array x, Array w, py::array_t<double, py::array::c_style | py::ar
     g.dw = blas::dense_view(dw.mutable_data(), wm.rows, wm.cols);
     g.db = {db.mutable_data(), 1};
     if (dx) g.dx = blas::dense_view(dx->mutable_data(), xm.rows, xm.cols);
-    std::fill_n(dw.mutable_data(), dw.size(), 0.0);
-    std::fill_n(db.mutable_data(), db.size(), 0.0);
-    if (dx) std::fill_n(dx->mutable_data(), dx->size(), 0.0);
     const double *yp = y.data(), *dyp = dy.data();
-    without_gil([&] { dense::backward(xm, wm, yp, dyp, kind, g, assume_finite); });
+    interruptible(
+        [&](const Interrupt* stop) {  // (a restart begins from zeros)
+            std::fill_n(g.dw.data, g.dw.size(), 0.0);
+            std::fill_n(g.db.data, wm.cols, 0.0);
+            if (g.dx.data) std::fill_n(g.dx.data, g.dx.size(), 0.0);
+            Poll poll(stop);
+            dense::backward(xm, wm, yp, dyp, kind, g, assume_finite, &poll);
+            check(stop);
+        },
+        worth_watching(xm, wm));
     return py::make_tuple(dx ? py::object(*dx) : py::object(py::none()), dw, db);
 }
 

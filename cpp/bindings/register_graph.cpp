@@ -17,6 +17,7 @@
 
 #include "gil.hpp"
 #include "register.hpp"
+#include "sweep.hpp"
 #include "tape_handle.hpp"
 
 namespace py = pybind11;
@@ -78,7 +79,7 @@ py::array_t<double> adjoints(TapeHandle& h, std::int64_t out, std::uint32_t gene
         } else {
             double* adj = scope.zeroed(n);
             adj[out] = 1.0;
-            t.sweep(static_cast<index_t>(out), adj, stop);
+            sweep(t, static_cast<index_t>(out), adj, stop);
             std::memcpy(r, adj, n * sizeof(double));
             std::memset(r, 0, Tape::num_sinks * sizeof(double));
         }

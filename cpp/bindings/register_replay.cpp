@@ -18,11 +18,11 @@
 
 #include "gil.hpp"
 #include "register.hpp"
+#include "replay_modes.hpp"
 #include "tape_handle.hpp"
 #include "tapegrad/program.hpp"
 #include "tapegrad/replay.hpp"
 #include "tapegrad/serialize.hpp"
-#include "tapegrad/testing/fuzz.hpp"
 
 namespace py = pybind11;
 using namespace pybind11::literals;
@@ -369,14 +369,6 @@ void register_replay(py::module_& m) {
             py::dict("ops"_a = ops, "entry_kinds"_a = kinds));
     }, "The numbering saved files use: opcode names in row order, entry kind names (see serialize.hpp).");
     m.attr("format_version") = serial::format_version;
-    m.def("_fuzz_load", [](std::uint64_t cases, std::uint64_t seed) {
-        testing::FuzzReport rep;
-        without_gil([&] { rep = testing::fuzz_load(cases, seed); });  // pure C++
-        using Report = py::typing::Dict<py::str, py::typing::Union<py::int_, py::str>>;
-        return Report(py::dict("cases"_a = rep.cases, "rejected"_a = rep.rejected, "accepted"_a = rep.accepted,
-                               "violations"_a = rep.violations, "first_violation"_a = rep.first_violation));
-    }, py::arg("cases"), py::arg("seed"),
-       "Fuzz the loader with truncated, bit-flipped and hand-crafted bytes (for the test suite).");
 }
 
 }  // namespace tapegrad::bindings

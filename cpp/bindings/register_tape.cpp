@@ -10,6 +10,7 @@
 
 #include "gil.hpp"
 #include "register.hpp"
+#include "sweep.hpp"
 #include "tape_handle.hpp"
 #include "tapegrad/python.hpp"
 
@@ -42,7 +43,7 @@ py::array_t<double> gradient(TapeHandle& h, std::int64_t out,
             const auto n = static_cast<std::size_t>(out) + 1;
             double* adj = scope.zeroed(n);
             adj[out] = 1.0;
-            t.sweep(static_cast<index_t>(out), adj, stop);
+            sweep(t, static_cast<index_t>(out), adj, stop);
             for (py::ssize_t k = 0; k < m; ++k) r[k] = w[k] < n && !Tape::is_sink(w[k]) ? adj[w[k]] : 0.0;
         }
     }, out >= static_cast<std::int64_t>(watch_from) || h.has_entries());

@@ -16,8 +16,10 @@ from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.buffer cimport PyBUF_C_CONTIGUOUS, PyBuffer_Release, PyObject_GetBuffer
 from cpython.long cimport PyLong_AsDouble
 from cpython.ref cimport PyObject
+from cpython.exc cimport PyErr_CheckSignals
+from cpython.pycapsule cimport PyCapsule_GetPointer
 from libc.string cimport memcpy
-from libc.stdint cimport int64_t, uint32_t, uintptr_t
+from libc.stdint cimport int64_t, uint32_t, uint64_t, uintptr_t
 
 import numpy as np
 
@@ -69,8 +71,36 @@ cdef extern from "tapegrad/arrays.hpp" namespace "tapegrad" nogil:
     Entry begin_matmul(Tape&, int64_t, int64_t, int64_t, index_t, int64_t, int64_t, const double*,
                        index_t, int64_t, int64_t, const double*) except +
     Entry begin_cumsum(Tape&, int, const int64_t*, index_t, const int64_t*) except +
-    void run_entry(Tape&, const Entry&) except +
+    bint run_entry(Tape&, const Entry&) except +
     void commit_entry(Tape&, const Entry&) except +
+    uint64_t entry_work(Tape&, const Entry&) except +
+
+
+cdef extern from *:
+    """
+    #include "tapegrad/arrays.hpp"
+    #include "tapegrad/python.hpp"
+    // run_entry with Ctrl-C watched through _core's SIGINT hooks (python.hpp):
+    // false when interrupted (the entry's values are then partial).
+    static bool tg_run_entry_watched(tapegrad::Tape& t, const tapegrad::Entry& e,
+                                     const tapegrad::python::SigintHooks& hooks) {
+        const bool on = hooks.start();
+        const tapegrad::Interrupt stop(*hooks.count);
+        bool done;
+        try {
+            done = tapegrad::run_entry(t, e, on ? &stop : nullptr);
+        } catch (...) {
+            if (on) hooks.stop();
+            throw;
+        }
+        if (on) hooks.stop();
+        return done;
+    }
+    """
+    ctypedef struct SigintHooks "tapegrad::python::SigintHooks":
+        pass
+    const char* sigint_hooks_name "tapegrad::python::sigint_hooks_name"
+    bint tg_run_entry_watched(Tape&, const Entry&, const SigintHooks&) nogil except +
 
 
 cdef extern from *:
@@ -94,9 +124,17 @@ cdef extern from *:
 
 cdef enum:
     MAX_DIMS = 32
-    # Entries this large compute without holding the GIL (below, releasing it
-    # costs more than it frees).
+    # Entries of this much work (element operations) compute without holding
+    # the GIL (below, releasing it costs more than it frees).
     RELEASE_GIL_AT = 1 << 16
+    # Entries of this much work (element operations, about a millisecond)
+    # are watched for Ctrl-C: below, they end within a second anyway, and
+    # watching costs two system calls.
+    WATCH_FROM = 1 << 20
+
+# _core's SIGINT watch (one handler for the whole package; python.hpp).
+from tapegrad import _core
+cdef const SigintHooks* _sigint = <const SigintHooks*>PyCapsule_GetPointer(_core._sigint_hooks, sigint_hooks_name)
 
 # Arity as ops.hpp numbers it.
 cdef enum:
@@ -286,12 +324,30 @@ cdef object _owner_of(object x):
 
 
 cdef inline void _run(Tape* tape, const Entry& e) except *:
-    if e.size >= RELEASE_GIL_AT:
-        with nogil:  # slots reserved and the storage lock held inside: no Python object is touched
-            run_entry(tape[0], e)
-    else:
+    cdef uint64_t work = entry_work(tape[0], e)
+    if work < RELEASE_GIL_AT:
         run_entry(tape[0], e)
+    else:
+        _run_released(tape, e, work)
     commit_entry(tape[0], e)
+
+
+cdef void _run_released(Tape* tape, const Entry& e, uint64_t work) except *:
+    # Slots reserved and the storage lock held inside: no Python object is
+    # touched. A long entry stops on Ctrl-C: Python's handler then runs
+    # (KeyboardInterrupt leaves the slots reserved and unused), or, if it
+    # does not raise, the entry runs again from the start.
+    cdef bint done
+    if work < WATCH_FROM:
+        with nogil:
+            run_entry(tape[0], e)
+        return
+    while True:
+        with nogil:
+            done = tg_run_entry_watched(tape[0], e, _sigint[0])
+        if done:
+            return
+        PyErr_CheckSignals()
 
 
 # ---- fusion: pending elementwise expressions (cpp/include/tapegrad/entries/fused.hpp) ----
@@ -1349,8 +1405,7 @@ def record_dense(x, w, b, int activation):
                        ow.data if ow.kind == K_ARRAY else NULL,
                        has_bias, ob.first if ob.kind == K_SLOTS else 0, ob.strides[0],
                        ob.data if has_bias and ob.kind == K_ARRAY else NULL, activation)
-    with nogil:  # BLAS products: slots reserved and the storage lock held inside, no Python object touched
-        run_entry(tape[0], e)
+    _run_released(tape, e, entry_work(tape[0], e))  # BLAS products: always without the GIL
     commit_entry(tape[0], e)
     return _result(owner, tape, e.first, (ox.shape[0], ow.shape[1]))
 

@@ -4,8 +4,10 @@
 //   Entry e = begin_<kind>(tape, ...);   validate, reserve the output slots,
 //                                        store the geometry (needs the GIL:
 //                                        recording is one thread at a time)
-//   run_entry(tape, e);                  compute values and partials; holds the
-//                                        tape's storage lock, not the GIL
+//   run_entry(tape, e, stop);            compute values and partials; holds the
+//                                        tape's storage lock, not the GIL;
+//                                        false when `stop` (optional, Ctrl-C)
+//                                        stopped it: run it again, or drop e
 //   commit_entry(tape, e);               make it visible to the sweep
 //
 // An entry with no outputs (an empty array) is never committed: begin returns
@@ -221,26 +223,41 @@ inline Entry begin_cumsum(Tape& t, int nd, const std::int64_t* shape, index_t a,
     return e;
 }
 
-// The forward kernels built twice, for AVX2 and for any x86-64, picked at load
-// time (GCC's target_clones; flatten inlines every kernel into each clone).
+// The forward kernels built for AVX2 and for any x86-64 (TG_CLONED_KERNEL).
 // Measured: the elementwise forward loops run 1.3x faster with AVX2, the
 // Rosenbrock benchmark (n = 10^4) 4% faster. The sweep's loops gain nothing:
 // they wait on memory.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
-__attribute__((target_clones("avx2", "default"), flatten))
-#endif
-inline void forward_entry_double(const Entry& e, const EntryList& list, double* values, Partials* partials,
-                                 double* weights) {
-    forward_entry<double>(e, list, values, partials, weights);
+TG_CLONED_KERNEL inline void forward_entry_double(const Entry& e, const EntryList& list, double* values, Partials* partials,
+                                 double* weights, const Interrupt* stop) {
+    forward_entry<double>(e, list, values, partials, weights, stop);
 }
 
 // Values and partials of a begun entry. Safe without the GIL: its slots are
 // reserved, and the storage lock keeps the arrays from moving meanwhile.
-inline void run_entry(Tape& t, const Entry& e) {
-    if (e.size == 0) return;
+// Returns false when `stop` asked it to stop (its values are then partial;
+// running it again computes them all). Never throws `interrupted`.
+inline bool run_entry(Tape& t, const Entry& e, const Interrupt* stop = nullptr) {
+    if (e.size == 0) return true;
     t.with_entries([&](EntryList& list) {  // pointers taken under the lock: growth may move the arrays
-        forward_entry_double(e, list, t.mutable_values(), t.mutable_partials(), list.weights.data());
+        forward_entry_double(e, list, t.mutable_values(), t.mutable_partials(), list.weights.data(), stop);
         return 0;
+    });
+    return !(stop && stop->requested());
+}
+
+// Roughly how many element operations run_entry(t, e) does: to decide whether
+// it is worth watching for Ctrl-C (a product's work is M K N, not its size).
+inline std::uint64_t entry_work(Tape& t, const Entry& e) {
+    if (e.kind != EntryKind::matmul && e.kind != EntryKind::dense && e.kind != EntryKind::fused &&
+        e.kind != EntryKind::reduce)
+        return e.size;
+    return t.with_entries([&](EntryList& list) -> std::uint64_t {
+        const std::int64_t* g = list.geometry.data() + e.geometry;
+        if (e.kind == EntryKind::matmul || e.kind == EntryKind::dense)
+            return std::uint64_t(g[0]) * std::uint64_t(g[1]) * std::uint64_t(g[2]);
+        const std::int64_t* shape = e.kind == EntryKind::fused ? entries::fused::program(e, g).shape : g;
+        const std::uint64_t all = std::uint64_t(product(shape, e.ndim));
+        return e.kind == EntryKind::fused ? all * std::uint64_t(g[1]) : all;  // g[1]: its instructions
     });
 }
 

@@ -21,6 +21,7 @@
 #include <string>
 
 #include "buffer.hpp"
+#include "interrupt.hpp"
 
 namespace tapegrad::blas {
 
@@ -160,6 +161,36 @@ inline void gemm(double alpha, ConstMatrix a, ConstMatrix b, double beta, const 
     dgemm()(row_major, la.trans ? trans : no_trans, lb.trans ? trans : no_trans, blas_int(c.rows),
             blas_int(c.cols), blas_int(a.cols), alpha, a.data, blas_int(la.ld), b.data, blas_int(lb.ld), beta,
             c.data, blas_int(lc.ld));
+}
+
+// gemm, in pieces of rows of C when the product is large, with `poll` asked
+// between two: one BLAS call cannot be stopped (Ctrl-C), a product cut into
+// calls of ~0.1-1 s can. A piece computes its rows of C exactly as the whole
+// call would; it repacks B, which costs ~1/rows of the piece's work, hence
+// the large pieces. Once `poll` said stop, the rest of C is left as it was.
+inline constexpr double piece_work = 4294967296.0;  // 2^32 multiply-adds
+inline constexpr std::int64_t min_piece_rows = 2048;
+
+inline void gemm(double alpha, ConstMatrix a, ConstMatrix b, double beta, const MutMatrix& c, Poll& poll) {
+    if (poll.stopped()) return;
+    const double work = double(c.rows) * double(c.cols) * double(a.cols);
+    if (work <= 2 * piece_work || std::max(c.rows, c.cols) < 2 * min_piece_rows) {
+        gemm(alpha, a, b, beta, c);
+    } else if (c.cols > c.rows) {  // pieces of columns: rows of C^T = B^T A^T
+        gemm(alpha, b.transposed(), a.transposed(), beta, c.transposed(), poll);
+        return;
+    } else {
+        const std::int64_t rows = std::max<std::int64_t>(
+            min_piece_rows, static_cast<std::int64_t>(piece_work / (double(c.cols) * double(a.cols))));
+        for (std::int64_t i = 0; i < c.rows && !poll.stopped(); i += rows) {
+            const std::int64_t m = std::min(rows, c.rows - i);
+            gemm(alpha, ConstMatrix{a.data + i * a.rs, m, a.cols, a.rs, a.cs}, b, beta,
+                 MutMatrix{c.data + i * c.rs, m, c.cols, c.rs, c.cs});
+            poll.stop_after(Poll::every);  // (ask after every piece)
+        }
+        return;
+    }
+    poll.stop_after(Poll::every);
 }
 
 }  // namespace tapegrad::blas

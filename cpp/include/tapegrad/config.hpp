@@ -26,3 +26,17 @@ inline constexpr const char* version = "0.1.0";
 #define TG_ALWAYS_INLINE inline
 #define TG_RESTRICT
 #endif
+
+// A kernel GCC builds twice, for AVX2 and for any x86-64, picking one at load
+// time (target_clones; flatten inlines the whole kernel into each copy, so
+// that its loops are compiled for the copy's instruction set). Each copy of
+// a flattened kernel costs tens of seconds of compile time, so few kernels
+// are cloned and each is compiled in one translation unit of the Python
+// package. TAPEGRAD_NO_CLONES builds one plain copy (the C++ tests: the same
+// code, compiled many times faster).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && \
+    !defined(TAPEGRAD_NO_CLONES)
+#define TG_CLONED_KERNEL __attribute__((target_clones("avx2", "default"), flatten))
+#else
+#define TG_CLONED_KERNEL
+#endif

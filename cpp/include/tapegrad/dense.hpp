@@ -41,11 +41,13 @@ inline void check_shapes(const ConstMatrix& x, const ConstMatrix& w, std::int64_
 // overlap x, w or b. Returns whether x w + b came out finite everywhere:
 // then x and w hold no inf or NaN (one in x spoils its whole row of x w, one
 // in w its whole column), and the backward may skip looking for them.
+// With a `poll` that says stop (Ctrl-C), y is left partial.
 inline bool forward(const ConstMatrix& x, const ConstMatrix& w, Vector<const double> b, activation::Kind act,
-                    double* y) {
+                    double* y, Poll* poll = nullptr) {
     check_shapes(x, w, w.cols);
     const std::int64_t rows = x.rows, n_out = w.cols;
-    blas::gemm(1.0, x, w, 0.0, blas::dense_view(y, rows, n_out));
+    Poll never(nullptr);
+    blas::gemm(1.0, x, w, 0.0, blas::dense_view(y, rows, n_out), poll ? *poll : never);
     const double* bias = b.data;  // added in the activation's pass over y, not in one of its own
     if (bias && b.stride != 1) {
         double* packed = blas::detail::scratch(blas::detail::scratch_bias, static_cast<std::size_t>(n_out));
@@ -60,15 +62,15 @@ namespace detail {
 // c += a b where b may hold inf or NaN and a zero in a must pass exactly 0
 // (the tape's rule for outputs whose adjoint is 0): BLAS multiplies a by b
 // with those entries zeroed, then each of them is added where a is nonzero.
-inline void add_product_zero_safe(const ConstMatrix& a, const ConstMatrix& b, const MutMatrix& c) {
+inline void add_product_zero_safe(const ConstMatrix& a, const ConstMatrix& b, const MutMatrix& c, Poll& poll) {
     double* clean = blas::detail::scratch(blas::detail::scratch_clean, static_cast<std::size_t>(b.size()));
     for (std::int64_t k = 0; k < b.rows; ++k)
         for (std::int64_t j = 0; j < b.cols; ++j) {
             const double v = b(k, j);
             clean[k * b.cols + j] = std::isfinite(v) ? v : 0.0;
         }
-    blas::gemm(1.0, a, blas::dense_view<const double>(clean, b.rows, b.cols), 1.0, c);
-    for (std::int64_t k = 0; k < b.rows; ++k)
+    blas::gemm(1.0, a, blas::dense_view<const double>(clean, b.rows, b.cols), 1.0, c, poll);
+    for (std::int64_t k = 0; k < b.rows && !poll.stopped(); ++k)
         for (std::int64_t j = 0; j < b.cols; ++j) {
             const double v = b(k, j);
             if (std::isfinite(v)) continue;
@@ -89,9 +91,10 @@ struct Gradients {
 
 // Adds the layer's contributions into g, given the forward's output y, its
 // adjoint dy (both row-major contiguous, x.rows x w.cols) and what forward
-// returned (false is always safe: it only costs a scan of x and w).
+// returned (false is always safe: it only costs a scan of x and w). With a
+// `poll` that says stop (Ctrl-C), g is left partial.
 inline void backward(const ConstMatrix& x, const ConstMatrix& w, const double* y, const double* dy,
-                     activation::Kind act, const Gradients& g, bool finite) {
+                     activation::Kind act, const Gradients& g, bool finite, Poll* poll = nullptr) {
     check_shapes(x, w, w.cols);
     const std::int64_t rows = x.rows, n_out = w.cols, n = rows * n_out;
     const bool identity = act == activation::Kind::identity;
@@ -119,13 +122,15 @@ inline void backward(const ConstMatrix& x, const ConstMatrix& w, const double* y
     if (db && g.db.stride != 1)
         for (std::int64_t j = 0; j < n_out; ++j) g.db.data[j * g.db.stride] += db[j];
     const ConstMatrix dzm = blas::dense_view(dz, rows, n_out);
+    Poll never(nullptr);
+    Poll& p = poll ? *poll : never;
     if (g.dx.data) {  // dx += dz w^T
-        if (finite) blas::gemm(1.0, dzm, w.transposed(), 1.0, g.dx);
-        else detail::add_product_zero_safe(dzm, w.transposed(), g.dx);
+        if (finite) blas::gemm(1.0, dzm, w.transposed(), 1.0, g.dx, p);
+        else detail::add_product_zero_safe(dzm, w.transposed(), g.dx, p);
     }
     if (g.dw.data) {  // dw += x^T dz, as dw^T += dz^T x so that x is the operand checked
-        if (finite) blas::gemm(1.0, x.transposed(), dzm, 1.0, g.dw);
-        else detail::add_product_zero_safe(dzm.transposed(), x, g.dw.transposed());
+        if (finite) blas::gemm(1.0, x.transposed(), dzm, 1.0, g.dw, p);
+        else detail::add_product_zero_safe(dzm.transposed(), x, g.dw.transposed(), p);
     }
 }
 

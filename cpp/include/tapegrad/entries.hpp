@@ -1,7 +1,7 @@
 // Array entries: the descriptor (entries/entry.hpp), one header per kind, and
 // the two dispatchers the rest of tapegrad calls:
 //
-//   forward_entry<T>(e, list, values, partials, weights)
+//   forward_entry<T>(e, list, values, partials, weights, stop)
 //       values and partials of e's output slots from its operands' values.
 //       Recording runs it on doubles; replay may run it again, on doubles or
 //       dual numbers, with arrays of its own (slot-indexed, like the tape's).
@@ -11,7 +11,7 @@
 //       a constant). A replay into fresh arrays copies those from the tape first.
 //       A dense entry writes partials[first].a (whether X W + b was finite),
 //       which its backward reads; on dual numbers it runs entries/dense_dual.hpp.
-//   backward_entry<T>(e, list, partials, values, weights, g, count, adj)
+//   backward_entry<T>(e, list, partials, values, weights, g, count, adj, stop)
 //       adj[operands] += (d outputs / d operands)^T g, for the first `count`
 //       outputs; what the reverse sweep runs when it reaches e (the tape on
 //       doubles, replay on doubles or dual numbers). An output with
@@ -19,6 +19,9 @@
 //       unlike the scalar loop, whose dependency chain the mask lengthens,
 //       these loops are streams where the mask costs little, so there is no
 //       unmasked variant to choose.
+//
+// Both take an optional Interrupt (Ctrl-C, interrupt.hpp): when it asks, the
+// kernel stops early and returns, its outputs partial; the caller throws.
 //
 // A new EntryKind is one case in each switch below (and in
 // program_entries.hpp's validation): a templated forward (any T: double and
@@ -46,22 +49,25 @@ namespace tapegrad {
 // `List` is the tape's EntryList or a compiled Program's ProgramEntries: what
 // has geometry, constants and indices arrays with data().
 template <class T, class PP, class List>
-inline void forward_entry(const Entry& e, const List& list, T* values, PP* partials, T* weights) {
+inline void forward_entry(const Entry& e, const List& list, T* values, PP* partials, T* weights,
+                          const Interrupt* stop = nullptr) {
     const std::int64_t* geometry = list.geometry.data() + e.geometry;
+    const double* constants = list.constants.data();
+    Poll poll(stop);
     switch (e.kind) {
-        case EntryKind::elementwise: entries::forward_elementwise(e, geometry, values, partials); return;
-        case EntryKind::reduce: entries::forward_reduce(e, geometry, values, weights); return;
-        case EntryKind::gather: entries::forward_gather(e, list.indices.data(), values, partials); return;
-        case EntryKind::matmul: entries::forward_matmul(e, geometry, list.constants.data(), values); return;
-        case EntryKind::cumsum: entries::forward_cumsum(e, geometry, values); return;
+        case EntryKind::elementwise: entries::forward_elementwise(e, geometry, values, partials, poll); return;
+        case EntryKind::reduce: entries::forward_reduce(e, geometry, values, weights, poll); return;
+        case EntryKind::gather: entries::forward_gather(e, list.indices.data(), values, partials, poll); return;
+        case EntryKind::matmul: entries::forward_matmul(e, geometry, constants, values, poll); return;
+        case EntryKind::cumsum: entries::forward_cumsum(e, geometry, values, poll); return;
         case EntryKind::inputs: return;  // their values are given
         case EntryKind::dense:
             if constexpr (std::is_same_v<T, double>)
-                entries::forward_dense(e, geometry, list.constants.data(), values, partials);
+                entries::forward_dense(e, geometry, constants, values, partials, poll);
             else
-                entries::forward_dense_dual(e, geometry, list.constants.data(), values, partials);
+                entries::forward_dense_dual(e, geometry, constants, values, partials, poll);
             return;
-        case EntryKind::fused: entries::forward_fused(e, geometry, list.constants.data(), values); return;
+        case EntryKind::fused: entries::forward_fused(e, geometry, constants, values, poll); return;
     }
 }
 
@@ -70,32 +76,33 @@ inline void forward_entry(const Entry& e, const List& list, T* values, PP* parti
 // forward_entry<T> filled (on the tape: list.weights).
 template <class T, class PP, class List>
 inline void backward_entry(const Entry& e, const List& list, const PP* partials, const T* values,
-                           const T* weights, const T* g, std::int64_t count, T* adj) {
+                           const T* weights, const T* g, std::int64_t count, T* adj,
+                           const Interrupt* stop = nullptr) {
     const std::int64_t* geometry = list.geometry.data() + e.geometry;
+    const double* constants = list.constants.data();
+    Poll poll(stop);
     switch (e.kind) {
         case EntryKind::elementwise:
-            entries::backward_elementwise<true>(e, geometry, partials, g, count, adj);
+            entries::backward_elementwise<true>(e, geometry, partials, g, count, adj, poll);
             return;
-        case EntryKind::reduce: entries::backward_reduce(e, geometry, weights, g, count, adj); return;
+        case EntryKind::reduce: entries::backward_reduce(e, geometry, weights, g, count, adj, poll); return;
         case EntryKind::gather:
-            entries::backward_gather<true>(e, list.indices.data(), partials, g, count, adj);
+            entries::backward_gather<true>(e, list.indices.data(), partials, g, count, adj, poll);
             return;
-        case EntryKind::matmul:
-            entries::backward_matmul(e, geometry, list.constants.data(), values, g, count, adj);
-            return;
-        case EntryKind::cumsum: entries::backward_cumsum(e, geometry, g, count, adj); return;
+        case EntryKind::matmul: entries::backward_matmul(e, geometry, constants, values, g, count, adj, poll); return;
+        case EntryKind::cumsum: entries::backward_cumsum(e, geometry, g, count, adj, poll); return;
         case EntryKind::inputs: return;  // no parents
         case EntryKind::dense:
             if constexpr (std::is_same_v<T, double>)
-                entries::backward_dense(e, geometry, list.constants.data(), partials, values, g, count, adj);
+                entries::backward_dense(e, geometry, constants, partials, values, g, count, adj, poll);
             else
-                entries::backward_dense_dual(e, geometry, list.constants.data(), partials, values, g, count, adj);
+                entries::backward_dense_dual(e, geometry, constants, partials, values, g, count, adj, poll);
             return;
         case EntryKind::fused:
             if constexpr (std::is_same_v<T, double>)
-                entries::backward_fused_double(e, geometry, list.constants.data(), values, g, count, adj);
+                entries::backward_fused_double(e, geometry, constants, values, g, count, adj, poll);
             else
-                entries::backward_fused<T>(e, geometry, list.constants.data(), values, g, count, adj);
+                entries::backward_fused<T>(e, geometry, constants, values, g, count, adj, poll);
             return;
     }
 }
@@ -103,8 +110,8 @@ inline void backward_entry(const Entry& e, const List& list, const PP* partials,
 // The tape's sweep: doubles, reduction weights in the list's own arena.
 template <class PP>
 inline void backward_entry(const Entry& e, const EntryList& list, const PP* partials, const double* values,
-                           const double* g, std::int64_t count, double* adj) noexcept {
-    backward_entry<double>(e, list, partials, values, list.weights.data(), g, count, adj);
+                           const double* g, std::int64_t count, double* adj, const Interrupt* stop) noexcept {
+    backward_entry<double>(e, list, partials, values, list.weights.data(), g, count, adj, stop);
 }
 
 // What a sweep must do before it starts, since it cannot fail once started:

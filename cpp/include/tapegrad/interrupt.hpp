@@ -5,8 +5,9 @@
 // it from a SIGINT handler, cpp/bindings/gil.hpp). The loop asks
 // `requested()` -- one relaxed load and compare -- once per chunk of work
 // (`check_every` nodes, a chunk of lanes, one batch row), never per node, and
-// throws `interrupted` when the counter moved. Loops given no Interrupt
-// (nullptr: C++ users, Cython recording) never check.
+// throws `interrupted` when the counter moved (array kernels, which must not
+// throw, stop early instead: Poll, below). Loops given no Interrupt (nullptr,
+// the default for C++ users) never check.
 //
 // Every interruptible operation is restartable: it writes only into its own
 // workspace and outputs, so the tape or program it reads stays usable, and
@@ -48,5 +49,36 @@ private:
 inline void check(const Interrupt* stop) {
     if (stop) stop->check();
 }
+
+// The kernels of array entries run inside code that must not throw (a
+// reverse sweep cannot fail once started), and one entry may be a whole
+// array's work: so they do not throw on Ctrl-C, they stop early. A Poll
+// counts the elements a kernel has done and asks its Interrupt once per
+// `every` of them; once it said stop it keeps saying so, the kernel returns
+// with its outputs partial, and its caller, which may throw, calls
+// check(stop). Without an Interrupt a Poll never stops.
+class Poll {
+public:
+    // Elements between two questions: tens of microseconds of a fused
+    // program's work, a few of an elementwise one's.
+    static constexpr std::int64_t every = std::int64_t(1) << 16;
+
+    explicit Poll(const Interrupt* stop) noexcept : stop_(stop) {}
+
+    // After `work` more elements: stop now?
+    bool stop_after(std::int64_t work) noexcept {
+        if (!stop_ || stopped_) return stopped_;
+        done_ += work;
+        if (done_ < every) return false;
+        done_ = 0;
+        return stopped_ = stop_->requested();
+    }
+    bool stopped() const noexcept { return stopped_; }
+
+private:
+    const Interrupt* stop_;
+    std::int64_t done_ = 0;
+    bool stopped_ = false;
+};
 
 }  // namespace tapegrad

@@ -22,6 +22,7 @@
 #include "entries.hpp"
 #include "ops.hpp"
 #include "strided.hpp"
+#include "tape.hpp"  // first_node
 
 namespace tapegrad {
 

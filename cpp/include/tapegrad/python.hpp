@@ -5,6 +5,8 @@
 #pragma once
 #include <Python.h>
 
+#include <atomic>
+#include <cstdint>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -22,6 +24,18 @@ inline const char* tape_capsule_name() {
     static const std::string name = std::string("tapegrad.Tape ") + version;
     return name.c_str();
 }
+
+// How tapegrad's _core module lends its SIGINT watch (cpp/bindings/gil.hpp)
+// to its Cython module, as the capsule `tapegrad._core._sigint_hooks` named
+// sigint_hooks_name: start() wraps Python's SIGINT handler with one that also
+// bumps *count (false: nothing to wrap), stop() undoes one start() that
+// returned true. An Interrupt watching *count then stops a loop on Ctrl-C.
+struct SigintHooks {
+    const std::atomic<std::uint64_t>* count;
+    bool (*start)();
+    void (*stop)();
+};
+inline constexpr const char* sigint_hooks_name = "tapegrad._core._sigint_hooks";
 
 // The MemoryError message for a C++ allocation that does not say its size.
 inline constexpr const char* out_of_memory_message =

@@ -343,20 +343,19 @@ inline void load_entry_partials(const Program& p, const Entry& e, PartialPair<T>
 
 // On doubles, the entry kernels built twice, for AVX2 and for any x86-64 (as
 // recording's forward_entry_double in arrays.hpp).
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
-__attribute__((target_clones("avx2", "default"), flatten))
-#endif
-inline void forward_entry_replay(const Entry& e, const ProgramEntries& list, double* values,
-                                 PartialPair<double>* partials, double* weights) {
-    forward_entry<double>(e, list, values, partials, weights);
+TG_CLONED_KERNEL inline void forward_entry_replay(const Entry& e, const ProgramEntries& list, double* values,
+                                 PartialPair<double>* partials, double* weights, const Interrupt* stop) {
+    forward_entry<double>(e, list, values, partials, weights, stop);
 }
 inline void forward_entry_replay(const Entry& e, const ProgramEntries& list, Dual* values, PartialPair<Dual>* partials,
-                                 Dual* weights) {
-    forward_entry<Dual>(e, list, values, partials, weights);
+                                 Dual* weights, const Interrupt* stop) {
+    forward_entry<Dual>(e, list, values, partials, weights, stop);
 }
 
+inline bool stopping(const Interrupt* stop) { return stop && stop->requested(); }
+
 template <class T, bool Partials>
-inline void forward_with_entries(const Program& p, T* v, T* d, T* weights) {
+inline void forward_with_entries(const Program& p, T* v, T* d, T* weights, const Interrupt* stop) {
     auto* pairs = reinterpret_cast<PartialPair<T>*>(d);
     std::size_t at = first_node;
     for (std::size_t k = 0; k < p.entries.list.size(); ++k) {
@@ -364,7 +363,8 @@ inline void forward_with_entries(const Program& p, T* v, T* d, T* weights) {
         if (e.first >= p.end) break;
         if (at < e.first) forward<T, Partials, 1>(p, 1, v, d, at, e.first);
         load_entry_partials(p, e, pairs);
-        forward_entry_replay(e, p.entries, v, pairs, weights);
+        forward_entry_replay(e, p.entries, v, pairs, weights, stop);
+        if (stopping(stop)) return;  // (the entry stopped early: the rest would read partial values)
         at = e.first + e.size;
     }
     if (at < p.end) forward<T, Partials, 1>(p, 1, v, d, at, p.end);
@@ -387,7 +387,8 @@ inline void sweep_nodes(const Program& p, const T* TG_RESTRICT d, T* TG_RESTRICT
 // The reverse sweep in segments, as Tape::sweep does: scalar nodes down to
 // the last slot of the next entry below, then that entry's backward.
 template <class T, bool Masked>
-inline void sweep_with_entries(const Program& p, const T* v, const T* d, const T* weights, T* adj) {
+inline void sweep_with_entries(const Program& p, const T* v, const T* d, const T* weights, T* adj,
+                               const Interrupt* stop) {
     const auto* pairs = reinterpret_cast<const PartialPair<T>*>(d);
     std::size_t hi = p.sweep_from;  // the highest slot not yet swept
     for (std::size_t k = p.entries.list.size(); k-- > 0;) {
@@ -396,7 +397,9 @@ inline void sweep_with_entries(const Program& p, const T* v, const T* d, const T
         const std::size_t last = e.first + e.size - 1;
         if (hi > last) sweep_nodes<T, Masked>(p, d, adj, hi, last + 1);
         const std::size_t count = std::min(hi, last) - e.first + 1;
-        backward_entry<T>(e, p.entries, pairs, v, weights, adj + e.first, static_cast<std::int64_t>(count), adj);
+        backward_entry<T>(e, p.entries, pairs, v, weights, adj + e.first, static_cast<std::int64_t>(count), adj,
+                          stop);
+        if (stopping(stop)) return;
         hi = e.first - 1;
     }
     sweep_nodes<T, Masked>(p, d, adj, hi, first_node);
@@ -423,8 +426,11 @@ inline bool has_nan(const Dual& x) { return std::isnan(x.v) || std::isnan(x.t); 
 // Evaluate rows [row0, row0 + L) of the request. A recorded comparison that
 // would go the other way is noted per row in r.status, or else as the first
 // such row in `change` (and the rest of the chunk is skipped: the call raises).
+// The entries' kernels stop early when `stop` asks (the caller then throws:
+// nothing of the chunk is valid, not even its comparisons).
 template <class T, Mode M, std::size_t StaticLanes>
-void run_chunk(const Program& p, const Request& r, std::size_t row0, std::size_t lanes, BranchChange& change) {
+void run_chunk(const Program& p, const Request& r, std::size_t row0, std::size_t lanes, BranchChange& change,
+               const Interrupt* stop) {
     constexpr bool partials = M == Mode::vjp || M == Mode::hvp;
     const std::size_t L = StaticLanes ? StaticLanes : lanes;
     const std::size_t n_in = p.inputs.size(), n_out = p.outputs.size();
@@ -459,12 +465,13 @@ void run_chunk(const Program& p, const Request& r, std::size_t row0, std::size_t
 
     if constexpr (StaticLanes == 1) {
         if (entries)
-            forward_with_entries<T, partials>(p, v, w.partials.data(), w.weights.data());
+            forward_with_entries<T, partials>(p, v, w.partials.data(), w.weights.data(), stop);
         else
             forward<T, partials, 1>(p, L, v, w.partials.data());
     } else {
         forward<T, partials, StaticLanes>(p, L, v, w.partials.data());
     }
+    if (entries && stopping(stop)) return;
 
     // Re-check every comparison of the recording at every lane.
     for (std::size_t k = 0; k < p.guards.size(); ++k) {
@@ -505,13 +512,15 @@ void run_chunk(const Program& p, const Request& r, std::size_t row0, std::size_t
             }
             if constexpr (StaticLanes == 1) {
                 if (entries) {
-                    sweep_with_entries<T, decltype(masked)::value>(p, v, w.partials.data(), w.weights.data(), adj);
+                    sweep_with_entries<T, decltype(masked)::value>(p, v, w.partials.data(), w.weights.data(), adj,
+                                                                   stop);
                     return;
                 }
             }
             sweep<T, decltype(masked)::value, StaticLanes>(p, L, w.partials.data(), adj);
         };
         seed_and_sweep(std::false_type{});
+        if (entries && stopping(stop)) return;
         // NaN is how 0 * inf on a dead node shows up; only then is the slower
         // masked sweep needed (the inputs' adjoints are all we read).
         bool nan = false;
@@ -559,11 +568,11 @@ void run_rows(const Program& p, const Request& r, std::size_t begin, std::size_t
     for (std::size_t row = begin; row < end; row += L) {
         const std::size_t lanes = std::min(L, end - row);
         if (lanes == 1)
-            run_chunk<T, M, 1>(p, r, row, 1, change);
+            run_chunk<T, M, 1>(p, r, row, 1, change, stop);
         else
-            run_chunk<T, M, 0>(p, r, row, lanes, change);
+            run_chunk<T, M, 0>(p, r, row, lanes, change, stop);
+        check(stop);  // first: a stopped chunk's comparisons are not to be believed
         if (change && !r.status) return;
-        check(stop);
     }
 }
 

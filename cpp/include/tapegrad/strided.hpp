@@ -11,6 +11,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "interrupt.hpp"
+
 namespace tapegrad {
 
 inline constexpr int max_dims = 32;  // numpy's own limit (64 since numpy 2) is never reached in practice
@@ -49,10 +51,12 @@ inline std::int64_t product(const std::int64_t* shape, int nd) {
 // Call run(offsets, n, steps, index) for consecutive runs along the last axis
 // covering the first `count` elements of the space in C order: offsets[k] is
 // walk k's position at the run's start, steps[k] its stride along the run, and
-// index the C-order index of the run's first element.
+// index the C-order index of the run's first element. With a `poll`, no
+// further run starts once it has said stop (the kernel's run counts its work).
 template <std::size_t K, class Run>
 inline void for_each_run(int nd, const std::int64_t* shape, const std::array<const std::int64_t*, K>& strides,
-                         std::array<std::int64_t, K> offset, std::int64_t count, Run&& run) {
+                         std::array<std::int64_t, K> offset, std::int64_t count, Run&& run,
+                         const Poll* poll = nullptr) {
     if (count <= 0) return;
     std::array<std::int64_t, K> step{};
     if (nd == 0) {
@@ -67,7 +71,7 @@ inline void for_each_run(int nd, const std::int64_t* shape, const std::array<con
         const std::int64_t n = std::min(inner, count - done);
         run(offset, n, step, done);
         done += n;
-        if (done >= count) return;
+        if (done >= count || (poll && poll->stopped())) return;
         int d = nd - 2;
         for (; d >= 0; --d) {  // odometer over the outer axes
             ++idx[d];
@@ -78,6 +82,26 @@ inline void for_each_run(int nd, const std::int64_t* shape, const std::array<con
         }
         if (d < 0) return;
     }
+}
+
+// for_each_run with every run cut into pieces of at most Poll::every elements
+// and `poll` told of each: for kernels whose elements are independent (one
+// contiguous run may be a whole array), so that Ctrl-C stops them mid-run.
+template <std::size_t K, class Run>
+inline void for_each_piece(int nd, const std::int64_t* shape, const std::array<const std::int64_t*, K>& strides,
+                           std::array<std::int64_t, K> offset, std::int64_t count, Poll& poll, Run&& run) {
+    for_each_run<K>(
+        nd, shape, strides, offset, count,
+        [&](std::array<std::int64_t, K> off, std::int64_t n, const std::array<std::int64_t, K>& step,
+            std::int64_t index) {
+            for (std::int64_t j = 0; j < n && !poll.stopped(); j += Poll::every) {
+                const std::int64_t m = std::min(Poll::every, n - j);
+                run(off, m, step, index + j);
+                for (std::size_t k = 0; k < K; ++k) off[k] += m * step[k];
+                poll.stop_after(m);
+            }
+        },
+        &poll);
 }
 
 // Lowest and highest offset a walk reaches over a non-empty space (negative

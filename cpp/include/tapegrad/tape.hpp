@@ -329,10 +329,10 @@ private:
             const Entry& e = *--it;
             const index_t last = e.first + e.size - 1;
             if (hi > last) sweep_nodes<Mask>(hi, last + 1, adjoint, stop);
-            check(stop);
             // A sweep that starts inside e has adjoints for its outputs up to `out` only.
             const index_t count = std::min(hi, last) - e.first + 1;
-            backward_entry(e, entries_, partials_.data(), value_.data(), adjoint + e.first, count, adjoint);
+            backward_entry(e, entries_, partials_.data(), value_.data(), adjoint + e.first, count, adjoint, stop);
+            check(stop);  // (an entry's kernel stops early when asked; it does not throw)
             hi = e.first - 1;
         }
         sweep_nodes<Mask>(hi, first_node, adjoint, stop);

@@ -60,18 +60,20 @@ inline std::size_t dense_scratch_size(const std::int64_t* g) {
 // W, X and the outputs), except the first one's `a`, which keeps what the
 // forward learnt: 1 when X W + b came out finite (see dense::forward).
 template <class T, class PP>
-inline void forward_dense(const Entry& e, const std::int64_t* g, const double* constants, T* values, PP* partials) {
+inline void forward_dense(const Entry& e, const std::int64_t* g, const double* constants, T* values, PP* partials,
+                          Poll& poll) {
     // Replay on other number types (dual numbers) arrives with compiled tapes.
     static_assert(std::is_same_v<T, double>, "dense entries run on doubles");
     const auto o = detail::dense_operands(e, g, constants, values);
-    const bool finite = dense::forward(o.x, o.w, o.b, o.act, values + e.first);
+    const bool finite = dense::forward(o.x, o.w, o.b, o.act, values + e.first, &poll);
     partials[e.first].a = finite ? 1.0 : 0.0;
 }
 
 // The adjoints of the first `count` outputs are G[0..count); the rest count as 0.
 template <class PP>
 inline void backward_dense(const Entry& e, const std::int64_t* g, const double* constants, const PP* partials,
-                           const double* values, const double* G, std::int64_t count, double* adj) noexcept {
+                           const double* values, const double* G, std::int64_t count, double* adj,
+                           Poll& poll) noexcept {
     const auto o = detail::dense_operands(e, g, constants, values);
     const std::int64_t M = o.x.rows, K = o.x.cols, N = o.w.cols;
     if (count < M * N) {  // a sweep that starts inside this entry: pad the adjoints with zeros
@@ -83,7 +85,7 @@ inline void backward_dense(const Entry& e, const std::int64_t* g, const double* 
     if (!(e.flags & entry_flags::a_constant)) grads.dx = {adj + e.a, M, K, g[3], g[4]};
     if (!(e.flags & entry_flags::b_constant)) grads.dw = {adj + e.b, K, N, g[5], g[6]};
     if (o.bias == Bias::variable) grads.db = {adj + g[7], g[8]};
-    dense::backward(o.x, o.w, values + e.first, G, o.act, grads, partials[e.first].a == 1.0);
+    dense::backward(o.x, o.w, values + e.first, G, o.act, grads, partials[e.first].a == 1.0, &poll);
 }
 
 }  // namespace tapegrad::entries

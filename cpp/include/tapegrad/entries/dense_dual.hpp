@@ -124,19 +124,19 @@ inline Operands operands(const Entry& e, const std::int64_t* g, const double* co
 
 template <class PP>
 inline void forward_dense_dual(const Entry& e, const std::int64_t* g, const double* constants, Dual* values,
-                               PP* partials) {
+                               PP* partials, Poll& poll) {
     using namespace dual_dense;
     const Operands o = operands(e, g, constants, values);
     const std::int64_t M = o.M, K = o.K, N = o.N, n = M * N;
     double* y = scratch(yv, n);
     const bool finite = dense::forward(blas::dense_view(o.xv, M, K), blas::dense_view(o.wv, K, N),
-                                       dense::Vector<const double>{o.bv, 1}, o.act, y);
+                                       dense::Vector<const double>{o.bv, 1}, o.act, y, &poll);
     // Zt = Xt Wv + Xv Wt + bt
     double* z = scratch(zt, n);
     std::fill(z, z + n, 0.0);
     const auto Z = blas::dense_view(z, M, N);
-    if (o.xt) blas::gemm(1.0, blas::dense_view(o.xt, M, K), blas::dense_view(o.wv, K, N), 1.0, Z);
-    if (o.wt) blas::gemm(1.0, blas::dense_view(o.xv, M, K), blas::dense_view(o.wt, K, N), 1.0, Z);
+    if (o.xt) blas::gemm(1.0, blas::dense_view(o.xt, M, K), blas::dense_view(o.wv, K, N), 1.0, Z, poll);
+    if (o.wt) blas::gemm(1.0, blas::dense_view(o.xv, M, K), blas::dense_view(o.wt, K, N), 1.0, Z, poll);
     if (o.bt)
         for (std::int64_t i = 0; i < M; ++i)
             for (std::int64_t j = 0; j < N; ++j) z[i * N + j] += o.bt[j];
@@ -151,7 +151,7 @@ inline void forward_dense_dual(const Entry& e, const std::int64_t* g, const doub
 template <class PP>
 inline void backward_dense_dual(const Entry& e, const std::int64_t* g, const double* constants,
                                 const PP* /*partials*/, const Dual* values, const Dual* G, std::int64_t count,
-                                Dual* adj) {
+                                Dual* adj, Poll& poll) {
     using namespace dual_dense;
     const std::int64_t M = g[0], K = g[1], N = g[2], n = M * N;
     double *gv_ = scratch(gv, n), *gt_ = scratch(gt, n);
@@ -176,17 +176,17 @@ inline void backward_dense_dual(const Entry& e, const std::int64_t* g, const dou
     if (!(e.flags & entry_flags::a_constant)) {
         double *v = scratch(av, M * K), *w = scratch(at, M * K);
         const auto V = blas::dense_view(v, M, K), W = blas::dense_view(w, M, K);
-        blas::gemm(1.0, DZv, Wv.transposed(), 0.0, V);
-        blas::gemm(1.0, DZt, Wv.transposed(), 0.0, W);
-        if (o.wt) blas::gemm(1.0, DZv, blas::dense_view(o.wt, K, N).transposed(), 1.0, W);
+        blas::gemm(1.0, DZv, Wv.transposed(), 0.0, V, poll);
+        blas::gemm(1.0, DZt, Wv.transposed(), 0.0, W, poll);
+        if (o.wt) blas::gemm(1.0, DZv, blas::dense_view(o.wt, K, N).transposed(), 1.0, W, poll);
         add_into(adj + e.a, M, K, g[3], g[4], v, w);
     }
     if (!(e.flags & entry_flags::b_constant)) {
         double *v = scratch(av, K * N), *w = scratch(at, K * N);
         const auto V = blas::dense_view(v, K, N), W = blas::dense_view(w, K, N);
-        blas::gemm(1.0, Xv.transposed(), DZv, 0.0, V);
-        blas::gemm(1.0, Xv.transposed(), DZt, 0.0, W);
-        if (o.xt) blas::gemm(1.0, blas::dense_view(o.xt, M, K).transposed(), DZv, 1.0, W);
+        blas::gemm(1.0, Xv.transposed(), DZv, 0.0, V, poll);
+        blas::gemm(1.0, Xv.transposed(), DZt, 0.0, W, poll);
+        if (o.xt) blas::gemm(1.0, blas::dense_view(o.xt, M, K).transposed(), DZv, 1.0, W, poll);
         add_into(adj + e.b, K, N, g[5], g[6], v, w);
     }
     if (static_cast<Bias>(g[9]) == Bias::variable) {

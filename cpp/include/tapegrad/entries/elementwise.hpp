@@ -36,6 +36,7 @@ struct Elementwise {
     T* y;               // outputs, contiguous
     PP* p;              // their partials
     std::int64_t size;
+    Poll* poll = nullptr;  // Ctrl-C: given, the loops stop early when it says so
 };
 
 namespace detail {
@@ -99,24 +100,30 @@ inline void constant_run(const T* TG_RESTRICT x, std::int64_t sx, T c, T* TG_RES
     }
 }
 
+// Each run in pieces, so that Ctrl-C can stop one long contiguous run.
+template <std::size_t K, class T, class PP, class Run>
+inline void walk(const Elementwise<T, PP>& w, const std::array<const std::int64_t*, K>& strides, Run&& run) {
+    Poll never(nullptr);
+    for_each_piece<K>(w.nd, w.shape, strides, {}, w.size, w.poll ? *w.poll : never, run);
+}
+
 template <class T, class PP, class V, class D>
 inline void walk_unary(const Elementwise<T, PP>& w, V value, D partial) {
-    for_each_run<1>(w.nd, w.shape, {w.sa}, {0}, w.size, [&](auto off, std::int64_t n, auto step, std::int64_t i) {
+    walk<1>(w, {w.sa}, [&](auto off, std::int64_t n, auto step, std::int64_t i) {
         unary_run(w.a + off[0], step[0], w.y + i, w.p + i, n, value, partial);
     });
 }
 
 template <class T, class PP, class V, class DA, class DB>
 inline void walk_binary(const Elementwise<T, PP>& w, V value, DA pa, DB pb) {
-    for_each_run<2>(w.nd, w.shape, {w.sa, w.sb}, {0, 0}, w.size,
-                    [&](auto off, std::int64_t n, auto step, std::int64_t i) {
-                        binary_run(w.a + off[0], step[0], w.b + off[1], step[1], w.y + i, w.p + i, n, value, pa, pb);
-                    });
+    walk<2>(w, {w.sa, w.sb}, [&](auto off, std::int64_t n, auto step, std::int64_t i) {
+        binary_run(w.a + off[0], step[0], w.b + off[1], step[1], w.y + i, w.p + i, n, value, pa, pb);
+    });
 }
 
 template <bool ConstFirst, class T, class PP, class V, class D>
 inline void walk_constant(const Elementwise<T, PP>& w, V value, D partial) {
-    for_each_run<1>(w.nd, w.shape, {w.sa}, {0}, w.size, [&](auto off, std::int64_t n, auto step, std::int64_t i) {
+    walk<1>(w, {w.sa}, [&](auto off, std::int64_t n, auto step, std::int64_t i) {
         if (w.per_element)
             constant_run<ConstFirst, true>(w.a + off[0], step[0], w.scalar, w.y + i, w.p + i, n, value, partial);
         else
@@ -160,11 +167,11 @@ inline bool elementwise(Op op, const Elementwise<T, PP>& w) {
 // Forward of a recorded entry: values[e.first...] and partials[e.first...]
 // from the operand slots. Replay calls this again with new values.
 template <class T, class PP>
-inline void forward_elementwise(const Entry& e, const std::int64_t* geometry, T* values, PP* partials) {
+inline void forward_elementwise(const Entry& e, const std::int64_t* geometry, T* values, PP* partials, Poll& poll) {
     const int nd = e.ndim;
     const Elementwise<T, PP> w{nd, geometry, geometry + nd, geometry + 2 * nd, values + e.a, values + e.b,
                                T(e.scalar), (e.flags & entry_flags::constant_per_element) != 0,
-                               values + e.first, partials + e.first, e.size};
+                               values + e.first, partials + e.first, e.size, &poll};
     elementwise(e.op, w);
 }
 
@@ -195,10 +202,13 @@ inline void accumulate(T* TG_RESTRICT dst, std::int64_t s, const PP* TG_RESTRICT
 }  // namespace detail
 
 // g: adjoints of the outputs; only the first `count` exist (a sweep that
-// starts inside this entry), the rest count as 0.
+// starts inside this entry), the rest count as 0. Runs are not cut into
+// pieces here (a broadcast operand sums its run in one accumulator, and the
+// loop is as fast as memory: a whole tape's worth takes about a second), but
+// no run starts once `poll` said stop.
 template <bool Mask, class T, class PP>
 inline void backward_elementwise(const Entry& e, const std::int64_t* geometry, const PP* partials, const T* g,
-                                 std::int64_t count, T* adj) noexcept {
+                                 std::int64_t count, T* adj, Poll& poll) noexcept {
     const int nd = e.ndim;
     const PP* p = partials + e.first;
     const bool two = info(e.op).arity == Arity::binary;
@@ -206,7 +216,9 @@ inline void backward_elementwise(const Entry& e, const std::int64_t* geometry, c
                     count, [&](auto off, std::int64_t n, auto step, std::int64_t i) {
                         detail::accumulate<Mask, 0>(adj + off[0], step[0], p + i, g + i, n);
                         if (two) detail::accumulate<Mask, 1>(adj + off[1], step[1], p + i, g + i, n);
-                    });
+                        poll.stop_after(n);
+                    },
+                    &poll);
 }
 
 }  // namespace tapegrad::entries

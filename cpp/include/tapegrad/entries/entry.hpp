@@ -16,6 +16,7 @@
 #include "../buffer.hpp"
 #include "../config.hpp"
 #include "../dual.hpp"
+#include "../interrupt.hpp"
 #include "../ops.hpp"
 
 namespace tapegrad {

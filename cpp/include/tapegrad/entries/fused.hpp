@@ -108,9 +108,10 @@ inline void reserve_scratch() {
 }
 
 // run(offsets, steps, n, index): consecutive runs along the last axis
-// covering the first `limit` elements of the space in C order (nd >= 1).
+// covering the first `limit` elements of the space in C order (nd >= 1); no
+// further run starts once `poll` said stop.
 template <class Run>
-inline void for_each_run(const Program& p, std::int64_t limit, Run&& run) {
+inline void for_each_run(const Program& p, std::int64_t limit, const Poll& poll, Run&& run) {
     if (limit <= 0) return;
     const int nd = p.nd;
     std::int64_t off[max_leaves], step[max_leaves], idx[max_dims] = {};
@@ -121,7 +122,7 @@ inline void for_each_run(const Program& p, std::int64_t limit, Run&& run) {
         const std::int64_t n = std::min(inner, limit - done);
         run(static_cast<const std::int64_t*>(off), static_cast<const std::int64_t*>(step), n, done);
         done += n;
-        if (done >= limit) return;
+        if (done >= limit || poll.stopped()) return;
         int d = nd - 2;
         for (; d >= 0; --d) {  // odometer over the outer axes
             ++idx[d];
@@ -390,7 +391,8 @@ inline std::int64_t group_size(const Entry& e, const Program& p) {
 }  // namespace fused
 
 template <class T>
-inline void forward_fused(const Entry& e, const std::int64_t* geometry, const double* constants, T* values) {
+inline void forward_fused(const Entry& e, const std::int64_t* geometry, const double* constants, T* values,
+                          Poll& poll) {
     const fused::Program p = fused::program(e, geometry);
     std::vector<T>& s = fused::scratch<T>();
     if (s.size() < fused::scratch_size) s.resize(fused::scratch_size);
@@ -402,14 +404,15 @@ inline void forward_fused(const Entry& e, const std::int64_t* geometry, const do
     T* out = values + e.first;
     if (sum)
         for (index_t o = 0; o < e.size; ++o) out[o] = T(0.0);
-    fused::for_each_run(p, std::int64_t(e.size) * R, [&](const std::int64_t* off, const std::int64_t* step,
-                                                          std::int64_t n, std::int64_t index) {
+    fused::for_each_run(p, std::int64_t(e.size) * R, poll, [&](const std::int64_t* off, const std::int64_t* step,
+                                                                std::int64_t n, std::int64_t index) {
         // sum_lanes accumulators, element j into acc[j % sum_lanes] and the tail
         // into acc[0]: reduce.hpp's sum_run order, so a one-run sum equals the unfused one
         T acc[detail::sum_lanes];
         for (int k = 0; k < detail::sum_lanes; ++k) acc[k] = T(0.0);
         for (std::int64_t j0 = 0; j0 < n; j0 += fused::chunk) {  // chunk % sum_lanes == 0
             const std::int64_t m = std::min(fused::chunk, n - j0);
+            if (poll.stop_after(m * p.I)) return;  // (work: instructions evaluated)
             // (the outputs lie above every slot leaf: writing them directly aliases no operand)
             fused::evaluate(p, static_cast<const T*>(values), constants, off, step, j0, m, reg, rp, nullptr,
                             sum ? nullptr : out + index + j0);
@@ -432,7 +435,7 @@ inline void forward_fused(const Entry& e, const std::int64_t* geometry, const do
 // adj[leaves] += (d outputs / d leaves)^T g for the first `count` outputs.
 template <class T>
 inline void backward_fused(const Entry& e, const std::int64_t* geometry, const double* constants, const T* values,
-                           const T* g, std::int64_t count, T* adj) noexcept {
+                           const T* g, std::int64_t count, T* adj, Poll& poll) noexcept {
     using fused::chunk;
     const fused::Program p = fused::program(e, geometry);
     std::vector<T>& s = fused::scratch<T>();
@@ -485,10 +488,11 @@ inline void backward_fused(const Entry& e, const std::int64_t* geometry, const d
     for (int r = 0; r < p.registers(); ++r) gp[r] = grad + r * fused::register_stride;
     T spread = T(0.0);    // a sum's output adjoint, spread over the whole top register
     bool spread_in = false;
-    fused::for_each_run(p, count * R, [&](const std::int64_t* off, const std::int64_t* step, std::int64_t n,
-                                          std::int64_t index) {
+    fused::for_each_run(p, count * R, poll, [&](const std::int64_t* off, const std::int64_t* step, std::int64_t n,
+                                                std::int64_t index) {
         for (std::int64_t j0 = 0; j0 < n; j0 += chunk) {
             const std::int64_t m = std::min(chunk, n - j0);
+            if (poll.stop_after(2 * m * p.I)) return;  // (work: instructions evaluated, forward and back)
             fused::evaluate(p, values, constants, off, step, j0, m, val, rp, keep);
             for (int l = 0; l < L; ++l)
                 if (direct[l]) gp[l] = adj + off[l] + j0;
@@ -596,20 +600,16 @@ inline const char* check_fused(const Entry& e, const std::int64_t* arena, std::s
     return nullptr;
 }
 
-// The backward on doubles, built twice, for AVX2 and for any x86-64, picked
-// at load time (as arrays.hpp's forward_entry_double): unlike the other
-// entries' backward loops, which wait on memory, this one computes, and its
-// masked partials vectorise only with AVX2 (measured on the Rosenbrock
-// program, n = 10^4: 59 us with AVX2, 160 us without). An AVX-512 copy
-// (x86-64-v4; no FMA contraction: the build is ISO C++, -ffp-contract=off)
-// runs its backward 7% faster again while the registers stay in cache
-// (n = 10^4, 10^5; at 10^6 it waits on memory either way).
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
-__attribute__((target_clones("arch=x86-64-v4", "avx2", "default"), flatten))
-#endif
-inline void backward_fused_double(const Entry& e, const std::int64_t* geometry, const double* constants,
-                                  const double* values, const double* g, std::int64_t count, double* adj) noexcept {
-    backward_fused<double>(e, geometry, constants, values, g, count, adj);
+// The backward on doubles, built for AVX2 and for any x86-64
+// (TG_CLONED_KERNEL): unlike the other entries' backward loops, which wait on
+// memory, this one computes, and its masked partials vectorise only with AVX2
+// (measured on the Rosenbrock program, n = 10^4: 59 us with AVX2, 160 us
+// without). An AVX-512 copy ran it 7% faster again at n = 10^4-10^5, but
+// cost a third of the whole build's time: left out.
+TG_CLONED_KERNEL inline void backward_fused_double(const Entry& e, const std::int64_t* geometry, const double* constants,
+                                  const double* values, const double* g, std::int64_t count, double* adj,
+                                  Poll& poll) noexcept {
+    backward_fused<double>(e, geometry, constants, values, g, count, adj, poll);
 }
 
 }  // namespace tapegrad::entries

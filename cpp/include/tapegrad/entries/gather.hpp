@@ -7,6 +7,7 @@
 // the value is always a * values[src] + b (sinks hold 0) and the backward is
 // adj[src] += a * g, branch-free (a constant sends 0 into a sink).
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -15,23 +16,29 @@
 namespace tapegrad::entries {
 
 template <class T, class PP>
-inline void forward_gather(const Entry& e, const index_t* indices, T* values, const PP* partials) {
+inline void forward_gather(const Entry& e, const index_t* indices, T* values, const PP* partials, Poll& poll) {
     const index_t* TG_RESTRICT src = indices + e.data;
     const PP* TG_RESTRICT p = partials + e.first;
     T* TG_RESTRICT y = values + e.first;
-    for (index_t j = 0; j < e.size; ++j) y[j] = p[j].a * values[src[j]] + p[j].b;
+    for (std::int64_t j0 = 0; j0 < e.size && !poll.stop_after(Poll::every); j0 += Poll::every) {
+        const std::int64_t end = std::min<std::int64_t>(e.size, j0 + Poll::every);
+        for (std::int64_t j = j0; j < end; ++j) y[j] = p[j].a * values[src[j]] + p[j].b;
+    }
 }
 
 template <bool Mask, class T, class PP>
 inline void backward_gather(const Entry& e, const index_t* indices, const PP* partials, const T* g,
-                            std::int64_t count, T* adj) noexcept {
+                            std::int64_t count, T* adj, Poll& poll) noexcept {
     const index_t* TG_RESTRICT src = indices + e.data;
     const PP* TG_RESTRICT p = partials + e.first;
-    for (std::int64_t j = 0; j < count; ++j) {
-        if constexpr (Mask) {
-            if (is_zero(g[j])) continue;
+    for (std::int64_t j0 = 0; j0 < count && !poll.stop_after(Poll::every); j0 += Poll::every) {
+        const std::int64_t end = std::min(count, j0 + Poll::every);
+        for (std::int64_t j = j0; j < end; ++j) {
+            if constexpr (Mask) {
+                if (is_zero(g[j])) continue;
+            }
+            adj[src[j]] += p[j].a * g[j];
         }
-        adj[src[j]] += p[j].a * g[j];
     }
 }
 

@@ -43,13 +43,13 @@ inline void matmul_operands(const Entry& e, const std::int64_t* g, const double*
 }  // namespace detail
 
 template <class T>
-inline void forward_matmul(const Entry& e, const std::int64_t* g, const double* constants, T* values) {
+inline void forward_matmul(const Entry& e, const std::int64_t* g, const double* constants, T* values, Poll& poll) {
     const std::int64_t M = g[0], K = g[1], N = g[2];
     detail::MatrixView<T> A, B;
     detail::matmul_operands(e, g, constants, values, A, B);
     T* y = values + e.first;
     for (std::int64_t i = 0; i < M * N; ++i) y[i] = T(0.0);
-    for (std::int64_t i = 0; i < M; ++i)
+    for (std::int64_t i = 0; i < M && !poll.stop_after(K * N); ++i)
         for (std::int64_t k = 0; k < K; ++k) {
             const T aik = A(i, k);
             for (std::int64_t j = 0; j < N; ++j) y[i * N + j] += aik * B(k, j);
@@ -59,12 +59,12 @@ inline void forward_matmul(const Entry& e, const std::int64_t* g, const double* 
 // dA = G B^T, dB = A^T G, over the first `count` outputs (row-major) only.
 template <class T>
 inline void backward_matmul(const Entry& e, const std::int64_t* g, const double* constants, const T* values,
-                            const T* G, std::int64_t count, T* adj) noexcept {
+                            const T* G, std::int64_t count, T* adj, Poll& poll) noexcept {
     const std::int64_t M = g[0], K = g[1], N = g[2];
     detail::MatrixView<T> A, B;
     detail::matmul_operands(e, g, constants, values, A, B);
     if (!(e.flags & entry_flags::a_constant)) {
-        for (std::int64_t i = 0; i < M; ++i)
+        for (std::int64_t i = 0; i < M && !poll.stop_after(K * N); ++i)
             for (std::int64_t j = 0; j < N && i * N + j < count; ++j) {
                 const T gij = G[i * N + j];
                 if (is_zero(gij)) continue;
@@ -73,7 +73,7 @@ inline void backward_matmul(const Entry& e, const std::int64_t* g, const double*
             }
     }
     if (!(e.flags & entry_flags::b_constant)) {
-        for (std::int64_t i = 0; i < M && i * N < count; ++i)
+        for (std::int64_t i = 0; i < M && i * N < count && !poll.stop_after(K * N); ++i)
             for (std::int64_t k = 0; k < K; ++k) {
                 const T aik = A(i, k);
                 T* d = adj + e.b + k * B.rs;

@@ -163,7 +163,7 @@ inline T reduce_group(Reducer how, int nr, const std::int64_t* shape, const std:
 // values[e.first + o] for every group o, and the weights (T* weights is the
 // base the entry's e.weights offset points into; unused for sum).
 template <class T>
-inline void forward_reduce(const Entry& e, const std::int64_t* geometry, T* values, T* weights) {
+inline void forward_reduce(const Entry& e, const std::int64_t* geometry, T* values, T* weights, Poll& poll) {
     const int nd = e.ndim, nk = e.split, nr = nd - nk;
     const std::int64_t* shape = geometry;
     const std::int64_t* stride = geometry + nd;
@@ -171,19 +171,20 @@ inline void forward_reduce(const Entry& e, const std::int64_t* geometry, T* valu
     const T scale = T(e.scalar);
     for_each_run<1>(nk, shape, {stride}, {std::int64_t(e.a)}, M,
                     [&](auto off, std::int64_t n, auto step, std::int64_t o0) {
-                        for (std::int64_t i = 0; i < n; ++i) {
+                        for (std::int64_t i = 0; i < n && !poll.stop_after(R); ++i) {
                             const std::int64_t o = o0 + i;
                             T* w = e.reducer == Reducer::sum ? nullptr : weights + e.weights + o * R;
                             T y = detail::reduce_group(e.reducer, nr, shape + nk, stride + nk,
                                                        values + off[0] + i * step[0], R, w);
                             values[e.first + o] = e.reducer == Reducer::sum ? y * scale : y;
                         }
-                    });
+                    },
+                    &poll);
 }
 
 template <class T>
 inline void backward_reduce(const Entry& e, const std::int64_t* geometry, const T* weights, const T* g,
-                            std::int64_t count, T* adj) noexcept {
+                            std::int64_t count, T* adj, Poll& poll) noexcept {
     const int nd = e.ndim, nk = e.split, nr = nd - nk;
     const std::int64_t* shape = geometry;
     const std::int64_t* stride = geometry + nd;
@@ -191,7 +192,7 @@ inline void backward_reduce(const Entry& e, const std::int64_t* geometry, const 
     const bool uniform = e.reducer == Reducer::sum;
     for_each_run<1>(nk, shape, {stride}, {std::int64_t(e.a)}, count,
                     [&](auto off, std::int64_t n, auto step, std::int64_t o0) {
-                        for (std::int64_t i = 0; i < n; ++i) {
+                        for (std::int64_t i = 0; i < n && !poll.stop_after(R); ++i) {
                             const std::int64_t o = o0 + i;
                             const T go = g[o];
                             if (is_zero(go)) continue;  // a dead output passes exactly 0
@@ -218,7 +219,8 @@ inline void backward_reduce(const Entry& e, const std::int64_t* geometry, const 
                                                 });
                             }
                         }
-                    });
+                    },
+                    &poll);
 }
 
 }  // namespace tapegrad::entries
