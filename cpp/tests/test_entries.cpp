@@ -1,5 +1,6 @@
 // C++ test of array entries with no Python: every entry kind, recorded between
 // scalar nodes, its gradient against central differences of its own values.
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -200,14 +201,16 @@ int main() {
             CHECK(entries::check_fused(e, forged.data(), forged.size(), 0, first_node) != nullptr);
             CHECK(entries::check_fused(e, forged.data(), e.geometry + 3, 0, first_node) != nullptr);  // truncated
         }
-        entries::forward_fused<Dual>(e, t.entries().geometry.data() + e.geometry, t.entries().constants.data(), vals.data());
+        Poll never(nullptr);
+        entries::forward_fused<Dual>(e, t.entries().geometry.data() + e.geometry, t.entries().constants.data(), vals.data(),
+                                     never);
         CHECK(std::fabs(vals[f].v - t.value(f)) <= 1e-15 * std::fabs(t.value(f)));
         CHECK(std::fabs(vals[f].t - a[x + 2]) <= 1e-14 * (1 + std::fabs(a[x + 2])));
         // backward on dual numbers (forward-over-reverse): value parts equal the double sweep's
         std::vector<Dual> dadj(t.size(), Dual(0.0)), dg = {Dual(1.0), Dual(0.0)};
         entries::fused::reserve_scratch();
         entries::backward_fused<Dual>(e, t.entries().geometry.data() + e.geometry, t.entries().constants.data(),
-                                      vals.data(), dg.data(), 2, dadj.data());
+                                      vals.data(), dg.data(), 2, dadj.data(), never);
         for (int i = 0; i < 6; ++i) CHECK(std::fabs(dadj[x + i].v - a[x + i]) <= 1e-15 * (1 + std::fabs(a[x + i])));
     }
     {   // bad programs are refused before anything is reserved
@@ -244,6 +247,38 @@ int main() {
         CHECK(t.entries().list.size() == 1);  // only the input block
         t.reset();
         CHECK(t.entries().empty() && t.size() == Tape::num_sinks);
+    }
+
+    {   // Ctrl-C: an entry asked to stop stops early and says so; run again, it is whole
+        Tape t;
+        const std::int64_t n = 1 << 20;
+        std::vector<double> x(n, 0.5);
+        const index_t in = t.push_inputs(x.data(), static_cast<index_t>(n));
+        const std::int64_t shape[1] = {n}, s1[1] = {1};
+        const Entry e = begin_elementwise(t, Op::sin, 1, shape, in, s1, 0, nullptr, 0, nullptr, nullptr);
+        std::atomic<std::uint64_t> counter{0};
+        const Interrupt stop(counter);
+        CHECK(run_entry(t, e, &stop));  // not asked: runs to the end
+        CHECK(t.value(e.first + n - 1) == std::sin(0.5));
+        for (std::int64_t j = 0; j < n; ++j) t.mutable_values()[e.first + j] = 0.0;
+        counter.fetch_add(1);  // the signal came
+        CHECK(!run_entry(t, e, &stop));
+        CHECK(t.value(e.first) == std::sin(0.5));  // the first piece ran,
+        CHECK(t.value(e.first + n - 1) == 0.0);    // the last did not
+        const Interrupt later(counter);  // a new call: not asked
+        CHECK(run_entry(t, e, &later));
+        CHECK(t.value(e.first + n - 1) == std::sin(0.5));
+        commit_entry(t, e);
+        // the sweep through it throws `interrupted` when asked, and not otherwise
+        std::vector<double> adj(t.size(), 0.0);
+        adj[e.first + n - 1] = 1.0;
+        bool threw = false;
+        try { t.sweep(e.first + n - 1, adj.data(), &stop); } catch (const interrupted&) { threw = true; }
+        CHECK(threw);
+        std::fill(adj.begin(), adj.end(), 0.0);
+        adj[e.first + n - 1] = 1.0;
+        t.sweep(e.first + n - 1, adj.data(), &later);
+        CHECK(adj[in + n - 1] == std::cos(0.5));
     }
 
     if (failures) {
