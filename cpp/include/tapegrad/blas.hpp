@@ -165,11 +165,14 @@ inline void gemm(double alpha, ConstMatrix a, ConstMatrix b, double beta, const 
 
 // gemm, in pieces of rows of C when the product is large, with `poll` asked
 // between two: one BLAS call cannot be stopped (Ctrl-C), a product cut into
-// calls of ~0.1-1 s can. A piece computes its rows of C exactly as the whole
-// call would; it repacks B, which costs ~1/rows of the piece's work, hence
-// the large pieces. Once `poll` said stop, the rest of C is left as it was.
-inline constexpr double piece_work = 4294967296.0;  // 2^32 multiply-adds
-inline constexpr std::int64_t min_piece_rows = 2048;
+// calls of ~0.02-0.2 s can. A piece computes its rows of C exactly as the
+// whole call would; it repacks B, hence pieces of at least 1024 rows
+// (measured with OpenBLAS, 6000 x 3000 @ 3000 x 3000 on one core: 1024-row
+// pieces 1-3% slower than one call, 512-row 2-4%, 256-row 6-12%). Products
+// under 2^31 multiply-adds (tens of ms) are one call. Once `poll` said stop,
+// the rest of C is left as it was.
+inline constexpr double piece_work = 1073741824.0;  // 2^30 multiply-adds
+inline constexpr std::int64_t min_piece_rows = 1024;
 
 inline void gemm(double alpha, ConstMatrix a, ConstMatrix b, double beta, const MutMatrix& c, Poll& poll) {
     if (poll.stopped()) return;
