@@ -1,5 +1,5 @@
 """Ctrl-C inside one long kernel: seconds from the call's start to KeyboardInterrupt (SIGINT sent at 0.5 s), beside the full call's time. Run: python benchmarks/bench_interrupt.py (about 75 s)."""
-import os, signal, threading, time, sys
+import os, signal, threading, time
 import numpy as np
 import tapegrad as tg
 
