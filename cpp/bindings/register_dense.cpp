@@ -42,7 +42,8 @@ py::array_t<double> new_matrix(std::int64_t rows, std::int64_t cols) {
 }
 
 // Products from about a millisecond of work on are watched for Ctrl-C
-// (blas::gemm with a Poll cuts the large ones into pieces).
+// (2^24 multiply-adds: BLAS does ~16 per ns here); blas::gemm with a Poll
+// cuts the large ones into pieces.
 bool worth_watching(const blas::ConstMatrix& a, const blas::ConstMatrix& b) {
     return double(a.rows) * double(a.cols) * double(b.cols) >= double(watch_from) * 16;
 }

@@ -242,7 +242,7 @@ inline bool run_entry(Tape& t, const Entry& e, const Interrupt* stop = nullptr) 
         forward_entry_double(e, list, t.mutable_values(), t.mutable_partials(), list.weights.data(), stop);
         return 0;
     });
-    return !(stop && stop->requested());
+    return !requested(stop);
 }
 
 // Roughly how many element operations run_entry(t, e) does: to decide whether

@@ -175,25 +175,21 @@ inline constexpr double piece_work = 1073741824.0;  // 2^30 multiply-adds
 inline constexpr std::int64_t min_piece_rows = 1024;
 
 inline void gemm(double alpha, ConstMatrix a, ConstMatrix b, double beta, const MutMatrix& c, Poll& poll) {
-    if (poll.stopped()) return;
     const double work = double(c.rows) * double(c.cols) * double(a.cols);
-    if (work <= 2 * piece_work || std::max(c.rows, c.cols) < 2 * min_piece_rows) {
-        gemm(alpha, a, b, beta, c);
-    } else if (c.cols > c.rows) {  // pieces of columns: rows of C^T = B^T A^T
+    const bool split = work > 2 * piece_work && std::max(c.rows, c.cols) >= 2 * min_piece_rows;
+    if (split && c.cols > c.rows) {  // pieces of columns: rows of C^T = B^T A^T
         gemm(alpha, b.transposed(), a.transposed(), beta, c.transposed(), poll);
         return;
-    } else {
-        const std::int64_t rows = std::max<std::int64_t>(
-            min_piece_rows, static_cast<std::int64_t>(piece_work / (double(c.cols) * double(a.cols))));
-        for (std::int64_t i = 0; i < c.rows && !poll.stopped(); i += rows) {
-            const std::int64_t m = std::min(rows, c.rows - i);
-            gemm(alpha, ConstMatrix{a.data + i * a.rs, m, a.cols, a.rs, a.cs}, b, beta,
-                 MutMatrix{c.data + i * c.rs, m, c.cols, c.rs, c.cs});
-            poll.stop_after(Poll::every);  // (ask after every piece)
-        }
-        return;
     }
-    poll.stop_after(Poll::every);
+    const std::int64_t rows = !split ? c.rows
+                                     : std::max<std::int64_t>(min_piece_rows,
+                                                              static_cast<std::int64_t>(piece_work / (double(c.cols) * double(a.cols))));
+    for (std::int64_t i = 0; i < c.rows && !poll.stopped(); i += rows) {
+        const std::int64_t m = std::min(rows, c.rows - i);
+        gemm(alpha, ConstMatrix{a.data + i * a.rs, m, a.cols, a.rs, a.cs}, b, beta,
+             MutMatrix{c.data + i * c.rs, m, c.cols, c.rs, c.cs});
+        poll.stop_after(Poll::every);  // (ask after every piece)
+    }
 }
 
 }  // namespace tapegrad::blas

@@ -31,8 +31,8 @@ inline constexpr const char* version = "0.1.0";
 // time (target_clones; flatten inlines the whole kernel into each copy, so
 // that its loops are compiled for the copy's instruction set). Each copy of
 // a flattened kernel costs tens of seconds of compile time, so few kernels
-// are cloned and each is compiled in one translation unit of the Python
-// package. TAPEGRAD_NO_CLONES builds one plain copy (the C++ tests: the same
+// are cloned, and the Python package compiles each in as few translation
+// units as it can (cpp/bindings/sweep.cpp, replay_double.cpp, ...). TAPEGRAD_NO_CLONES builds one plain copy (the C++ tests: the same
 // code, compiled many times faster).
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && \
     !defined(TAPEGRAD_NO_CLONES)

@@ -49,6 +49,7 @@ private:
 inline void check(const Interrupt* stop) {
     if (stop) stop->check();
 }
+inline bool requested(const Interrupt* stop) noexcept { return stop && stop->requested(); }
 
 // The kernels of array entries run inside code that must not throw (a
 // reverse sweep cannot fail once started), and one entry may be a whole

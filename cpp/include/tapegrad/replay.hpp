@@ -352,8 +352,6 @@ inline void forward_entry_replay(const Entry& e, const ProgramEntries& list, Dua
     forward_entry<Dual>(e, list, values, partials, weights, stop);
 }
 
-inline bool stopping(const Interrupt* stop) { return stop && stop->requested(); }
-
 template <class T, bool Partials>
 inline void forward_with_entries(const Program& p, T* v, T* d, T* weights, const Interrupt* stop) {
     auto* pairs = reinterpret_cast<PartialPair<T>*>(d);
@@ -364,7 +362,7 @@ inline void forward_with_entries(const Program& p, T* v, T* d, T* weights, const
         if (at < e.first) forward<T, Partials, 1>(p, 1, v, d, at, e.first);
         load_entry_partials(p, e, pairs);
         forward_entry_replay(e, p.entries, v, pairs, weights, stop);
-        if (stopping(stop)) return;  // (the entry stopped early: the rest would read partial values)
+        if (requested(stop)) return;  // (the entry stopped early: the rest would read partial values)
         at = e.first + e.size;
     }
     if (at < p.end) forward<T, Partials, 1>(p, 1, v, d, at, p.end);
@@ -399,7 +397,7 @@ inline void sweep_with_entries(const Program& p, const T* v, const T* d, const T
         const std::size_t count = std::min(hi, last) - e.first + 1;
         backward_entry<T>(e, p.entries, pairs, v, weights, adj + e.first, static_cast<std::int64_t>(count), adj,
                           stop);
-        if (stopping(stop)) return;
+        if (requested(stop)) return;
         hi = e.first - 1;
     }
     sweep_nodes<T, Masked>(p, d, adj, hi, first_node);
@@ -471,7 +469,7 @@ void run_chunk(const Program& p, const Request& r, std::size_t row0, std::size_t
     } else {
         forward<T, partials, StaticLanes>(p, L, v, w.partials.data());
     }
-    if (entries && stopping(stop)) return;
+    if (entries && requested(stop)) return;
 
     // Re-check every comparison of the recording at every lane.
     for (std::size_t k = 0; k < p.guards.size(); ++k) {
@@ -520,7 +518,7 @@ void run_chunk(const Program& p, const Request& r, std::size_t row0, std::size_t
             sweep<T, decltype(masked)::value, StaticLanes>(p, L, w.partials.data(), adj);
         };
         seed_and_sweep(std::false_type{});
-        if (entries && stopping(stop)) return;
+        if (entries && requested(stop)) return;
         // NaN is how 0 * inf on a dead node shows up; only then is the slower
         // masked sweep needed (the inputs' adjoints are all we read).
         bool nan = false;
