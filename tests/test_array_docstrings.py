@@ -6,9 +6,9 @@ import importlib
 
 import pytest
 
-MODULES = ["tapegrad", "tapegrad._api", "tapegrad._array_util", "tapegrad._arrays", "tapegrad._check",
-           "tapegrad._copies", "tapegrad._numpy_interop", "tapegrad._products", "tapegrad._pytree",
-           "tapegrad._reductions", "tapegrad._views"]
+MODULES = ["tapegrad", "tapegrad._api", "tapegrad.numpy._helpers", "tapegrad.numpy", "tapegrad._check",
+           "tapegrad.numpy._copies", "tapegrad.numpy._dispatch", "tapegrad.numpy._products", "tapegrad._pytree",
+           "tapegrad.numpy._reductions", "tapegrad.numpy._views"]
 
 
 @pytest.mark.parametrize("name", MODULES)

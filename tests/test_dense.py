@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import tapegrad as tg
-from tapegrad import _core, _products, nn
+from tapegrad import _core, nn
+from tapegrad.numpy import _products
 
 ACTS = nn.ACTIVATIONS
 SCALAR_ACT = {"identity": lambda z: z, "tanh": tg.tanh, "sigmoid": tg.sigmoid, "relu": tg.relu,

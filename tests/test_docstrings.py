@@ -10,7 +10,7 @@ import pytest
 import tapegrad
 
 MODULES = sorted(
-    m.name for m in pkgutil.iter_modules(tapegrad.__path__, "tapegrad.")
+    m.name for m in pkgutil.walk_packages(tapegrad.__path__, "tapegrad.")
     if importlib.util.find_spec(m.name).origin.endswith(".py") and not m.name.endswith("__main__")
 ) + ["tapegrad"]
 

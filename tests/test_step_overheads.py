@@ -75,7 +75,7 @@ def test_workspace_comes_back_and_is_zeroed_again():
 
 
 def test_gradient_outlives_its_tape():
-    import tapegrad._api as api
+    import tapegrad._recording as api
 
     params, X, y = problem()
     _, g = tg.value_and_grad(mlp_loss)(params, X, y)

@@ -247,7 +247,7 @@ std::shared_ptr<Program> from_tape(TapeHandle& h, std::uint32_t generation, cons
                                                        std::move(out_shape), std::move(sites)));
 }
 
-// One comparison per element of an array comparison (tapegrad/_guards.py):
+// One comparison per element of an array comparison (tapegrad/numpy/_guards.py):
 // kinds, operand slots, constants (where b is one) and outcomes, all of
 // length n. Returns whether the tape notes source lines (compile(debug=True)),
 // in which case the caller appends one per comparison.
@@ -356,7 +356,7 @@ void register_replay(py::module_& m) {
 
     m.def("_record_comparisons", &record_comparisons, py::arg("tape"), py::arg("kinds"), py::arg("a"),
           py::arg("b"), py::arg("constants"), py::arg("outcomes"),
-          "Record one comparison per element (b == 0: against constants[i]); see tapegrad/_guards.py.");
+          "Record one comparison per element (b == 0: against constants[i]); see tapegrad/numpy/_guards.py.");
     m.def("save_programs", &save, py::arg("programs"), "Programs as bytes (see tapegrad/serialize.hpp).");
     m.def("load_programs", &load, py::arg("data"), py::arg("max_work") = py::none(), py::arg("max_memory") = py::none(),
           "Programs from bytes, validated completely; ValueError on anything malformed or asking for more work "

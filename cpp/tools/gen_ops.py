@@ -12,7 +12,7 @@
     python gen_ops.py OPS_DEF --stubs FILE    rewrite the generated part of _var.pyi
     python gen_ops.py OPS_DEF --array-stubs FILE
                                               rewrite the generated part of _array.pyi
-    python gen_ops.py OPS_DEF --readme FILE   rewrite the op table in the README
+    python gen_ops.py OPS_DEF --readme FILE   rewrite the op table in FILE (docs/ops.md)
     add --check to --stubs/--array-stubs/--readme: exit 1 if the file is not up to date
 
 The build runs the first form; the others write committed files, and a test
@@ -264,7 +264,7 @@ def write_cython(rows: list[OpRow], src: Path, out: Path) -> None:
     pkg = out / "tapegrad"
     pkg.mkdir(parents=True, exist_ok=True)
     files = {"__init__.py": ""}
-    for f in sorted(src.glob("*.pxd")) + sorted(src.glob("*.pyx")):
+    for f in sorted(src.glob("*.pxd")) + sorted(src.glob("*.pxi")) + sorted(src.glob("*.pyx")):
         files[f.name] = f.read_text()
     pyx = files["_var.pyx"]
     for marker in (FUNCTIONS_MARKER, METHODS_MARKER):

@@ -15,6 +15,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from tapegrad._demo import run
+from tapegrad._paths import get_cmake_dir, get_include
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m tapegrad", description=__doc__,
@@ -31,12 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.cmakedir or args.includedir:
-        from tapegrad._paths import get_cmake_dir, get_include
-
         print(get_cmake_dir() if args.cmakedir else get_include())
         return 0
-    from tapegrad._demo import run  # after parsing: --help needs no numpy import
-
     return run(args.x, None if args.no_files else args.out)
 
 

@@ -1,196 +1,38 @@
-"""The functional API: grad, value_and_grad, jacobian and vjp of ordinary
-Python functions of numbers, arrays and pytrees of them."""
+"""Every transform f -> f': grad, value_and_grad, jacobian, vjp (one
+recording and one reverse sweep each), hessian, hvp and jvp (recorded, then
+replayed in C++ forward-over-reverse or on dual numbers: _compile.py), and
+graph(f, ...), which records f for its picture (formatted by _dot.py)."""
 
 from __future__ import annotations
 
 import functools
-import threading
-from collections.abc import Callable, Sequence
+import inspect
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from . import _core
-from ._pytree import flatten, is_unregistered_container, unflatten, unregistered_container_error
+from ._compile import CompiledFunction, compile
+from ._dot import DEFAULT_MAX_NODES, Dot, to_dot
+from ._graph import Named, name
+from ._pytree import flatten, unflatten
+from ._recording import (
+    _argnums,
+    _borrow,
+    _call,
+    _checked,
+    _give_back,
+    _leave_tape,
+    _output_slots,
+    _positions,
+    _scalar_output,
+    _split,
+    _views,
+    _watch,
+)
 from ._tape import Tape
-from ._var import MASKED_ARRAY, Var, _new_var
-from ._array import VarArray, _new_vars
-
-# One pool of reusable tapes per thread: a grad call borrows a tape, records,
-# sweeps, resets it and gives it back, so repeated calls allocate nothing and
-# threads never share a tape. A nested grad call simply borrows a second tape.
-_local = threading.local()
-
-
-def _borrow() -> Tape:
-    pool = getattr(_local, "pool", None)
-    if pool is None:
-        pool = _local.pool = []
-    return pool.pop() if pool else Tape()
-
-
-def _give_back(tape: Tape) -> None:
-    tape.reset()
-    _local.pool.append(tape)
-
-
-# ---- inputs: the leaves of the differentiated arguments become tape inputs ---------------
-
-
-def _watch_leaf(tape: Tape, x: Any, position: int) -> Var | VarArray:
-    if isinstance(x, (float, int, np.floating, np.integer)) and not isinstance(x, (bool, np.bool_)):
-        return _new_var(tape, float(x))
-    if isinstance(x, np.ma.MaskedArray):
-        raise TypeError(f"argument {position}: {MASKED_ARRAY}")
-    if isinstance(x, np.ndarray):
-        if x.dtype.kind not in "fiu":
-            raise TypeError(f"argument {position} has dtype {x.dtype}; tapegrad differentiates real numbers "
-                            "(integer arrays become float64)")
-        return _new_vars(tape, x)
-    if isinstance(x, complex):
-        raise TypeError(f"argument {position} has dtype complex; tapegrad differentiates real numbers")
-    if is_unregistered_container(x):
-        raise unregistered_container_error(x, f"argument {position}")
-    raise TypeError(f"cannot differentiate with respect to argument {position} of type {type(x).__name__}: "
-                    "pass floats, numpy arrays, or tuples/lists/dicts of them")
-
-
-def _watch(tape: Tape, arg: Any, position: int) -> tuple[Any, list[Var | VarArray], Any]:
-    """Record the leaves of pytree `arg` as inputs: (arg on the tape, its leaves, its structure)."""
-    if type(arg) in (np.ndarray, float):  # the common single leaf, without walking a tree
-        leaf = _watch_leaf(tape, arg, position)
-        return leaf, [leaf], None
-    leaves, tree = flatten(arg)
-    watched = [_watch_leaf(tape, x, position) for x in leaves]
-    return unflatten(tree, watched), watched, tree
-
-
-def _views(leaves: Sequence[Var | VarArray]) -> list[tuple[Any, ...]]:
-    """Where each watched leaf lives on the tape, for _core._pullback."""
-    return [(x.index, (), ()) if isinstance(x, Var) else x._view() for x in leaves]
-
-
-def _split(flat: np.ndarray, leaves: Sequence[Var | VarArray], tree: Any, lead: tuple[Any, ...] = ()) -> Any:
-    """Cut one pullback row (or a block of rows, shape lead + (total,)) into the
-    gradient pytree: a float (or an array of shape lead) per number leaf, an
-    array of shape lead + leaf shape per array leaf."""
-    if tree is None:  # a single leaf (see _watch)
-        x = leaves[0]
-        if isinstance(x, VarArray):
-            return flat.reshape(lead + x.shape)
-        return float(flat[..., 0]) if not lead else flat[..., 0]
-    parts, at = [], 0
-    for x in leaves:
-        shape = () if isinstance(x, Var) else x.shape
-        size = 1 if isinstance(x, Var) else x.size
-        block = flat[..., at:at + size].reshape(lead + shape)
-        at += size
-        parts.append(float(block) if not lead and isinstance(x, Var) else block)
-    return unflatten(tree, parts)
-
-
-def _argnums(argnums: Any) -> tuple[int, ...]:
-    """argnums as a tuple of ints, checked when the transform is made: an int or
-    a non-empty sequence of distinct ints (negative ones count from the end)."""
-    def one(i: Any) -> int:
-        if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
-            raise TypeError(f"argnums must be an int or a tuple of ints (positions of f's arguments), "
-                            f"not {i!r} of type {type(i).__name__}")
-        return int(i)
-
-    if isinstance(argnums, (int, np.integer)) and not isinstance(argnums, (bool, np.bool_)):
-        return (int(argnums),)
-    if not isinstance(argnums, (tuple, list)):
-        one(argnums)  # raises with the message above
-    nums = tuple(one(i) for i in argnums)
-    if not nums:
-        raise ValueError("argnums is empty: name at least one argument to differentiate with respect to")
-    if len(set(nums)) != len(nums):
-        raise ValueError(f"argnums={tuple(argnums)!r} names an argument twice; name each argument once")
-    return nums
-
-
-def _checked(argnums: Any) -> int | tuple[int, ...]:
-    """A valid argnums as an int (one argument) or a tuple of ints."""
-    nums = _argnums(argnums)
-    return nums[0] if isinstance(argnums, (int, np.integer)) else nums
-
-
-def _positions(nums: tuple[int, ...], argnums: Any, nargs: int) -> list[int]:
-    """The argnums as positions among the nargs arguments of one call."""
-    if any(not -nargs <= i < nargs for i in nums):
-        raise TypeError(f"argnums={argnums!r} needs at least {max(i if i >= 0 else -i - 1 for i in nums) + 1} "
-                        f"positional arguments, but f was called with {nargs}")
-    positions = [i % nargs for i in nums]
-    if len(set(positions)) != len(positions):
-        raise ValueError(f"argnums={argnums!r} names argument {positions[0]} twice (counting negative positions "
-                         f"from the end of the {nargs} arguments)")
-    return positions
-
-
-def _call(tape: Tape, f: Callable[..., Any], argnums: int | Sequence[int], args: tuple[Any, ...],
-          kwargs: dict[str, Any]) -> tuple[Any, list[tuple[list[Var | VarArray], Any]]]:
-    """Call f with the argnums arguments recorded: (output, [(leaves, tree) per argnum])."""
-    call_args = list(args)
-    watched = []
-    for i in _positions(_argnums(argnums), argnums, len(call_args)):
-        call_args[i], leaves, tree = _watch(tape, call_args[i], i)
-        watched.append((leaves, tree))
-    return _strictly(tape, f, call_args, kwargs), watched
-
-
-def _strictly(tape: Tape, f: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
-    """f(*args, **kwargs) with float() of the tape's Vars an error (ConcretizationError):
-    a number that leaves the tape while f records would silently carry no derivative."""
-    tape._strict = True
-    try:
-        return f(*args, **kwargs)
-    finally:
-        tape._strict = False
-
-
-def _leave_tape(x: Any) -> Any:
-    """A pytree with Vars and VarArrays replaced by their values (the tape is reset after the call)."""
-    leaves, tree = flatten(x)
-    return unflatten(tree, [v.value if isinstance(v, (Var, VarArray)) else v for v in leaves])
-
-
-# ---- outputs --------------------------------------------------------------------------------
-
-
-def _scalar_output(out: Any) -> Var | float:
-    if isinstance(out, Var):
-        return out
-    if isinstance(out, (float, int, np.floating, np.integer)) and not isinstance(out, bool):
-        return float(out)
-    shape = getattr(out, "shape", None)
-    if shape is not None and shape == ():
-        return _scalar_output(out[()])
-    what = f"an array of shape {shape}" if shape is not None else f"a {type(out).__name__}"
-    raise TypeError(f"grad needs f to return a scalar, but it returned {what}; "
-                    "use tapegrad.jacobian for vector outputs, or reduce the output (e.g. .sum())")
-
-
-def _output_slots(out: Any) -> tuple[np.ndarray, np.ndarray, tuple[Any, ...], np.ndarray]:
-    """The output as (slots of its Var elements, their positions in the flat
-    output, its shape, its values); constant elements have no slot."""
-    if isinstance(out, VarArray):
-        return out.slots().reshape(-1), np.arange(out.size), out.shape, out.value
-    if isinstance(out, Var):
-        return np.array([out.index], np.uint32), np.array([0]), (), np.array(out.value)
-    arr = np.asarray(out, dtype=object) if not isinstance(out, np.ndarray) else out
-    if arr.dtype != object:
-        if arr.dtype.kind not in "fiub":
-            raise TypeError(f"f returned an array of dtype {arr.dtype}; tapegrad differentiates real numbers")
-        return np.empty(0, np.uint32), np.empty(0, np.int64), arr.shape, arr.astype(float)
-    flat = arr.reshape(-1)
-    where = [i for i, v in enumerate(flat) if isinstance(v, Var)]
-    if any(isinstance(v, VarArray) for v in flat):
-        raise TypeError("f returned a nested list of VarArrays; combine them with tapegrad.stack first")
-    values = np.array([v.value if isinstance(v, Var) else float(v) for v in flat]).reshape(arr.shape)
-    slots = np.array([flat[i].index for i in where], dtype=np.uint32)
-    return slots, np.array(where, dtype=np.int64), arr.shape, values
-
+from ._var import Var
 
 # ---- grad and value_and_grad ------------------------------------------------------------------
 
@@ -366,3 +208,124 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], tupl
 
     return value, pullback
 
+
+# ---- functional forms -------------------------------------------------------------------
+
+def _compile_wrt(f: Callable[..., Any], args: Sequence[Any],
+                 argnums: int | Sequence[int]) -> tuple[CompiledFunction, tuple[Any, ...]]:
+    """Compile f as a function of args[argnums] only (the others held fixed)."""
+    nums = _positions(_argnums(argnums), argnums, len(args))
+
+    def of_wrt(*wrt: Any) -> Any:
+        full = list(args)
+        for i, w in zip(nums, wrt):
+            full[i] = w
+        return f(*full)
+
+    wrt_args = tuple(args[i] for i in nums)
+    return compile(of_wrt, *wrt_args), wrt_args
+
+
+def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """Return a function computing the Hessian of the scalar function f.
+
+    >>> import numpy as np, tapegrad as tg
+    >>> tg.hessian(lambda x: x[0] ** 2 * x[1])(np.array([1.0, 2.0]))
+    array([[4., 2.],
+           [2., 0.]])
+
+    Shape ``x.shape + x.shape``; with a tuple ``argnums``, nested tuples of
+    blocks. f is recorded at each call, then the Hessian is one batched
+    forward-over-reverse replay (see CompiledFunction.hessian).
+    """
+    argnums = _checked(argnums)  # a bad argnums is refused now, not at the first call
+
+    def h(*args: Any) -> Any:
+        cf, wrt = _compile_wrt(f, args, argnums)
+        H = cf.hessian(*wrt)
+        # A tuple argnums nests blocks per pair of arguments even for one argument (as JAX does).
+        return H if isinstance(argnums, int) or len(wrt) > 1 else ((H,),)
+
+    return h
+
+
+def hvp(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """Return ``g(*args, v)`` = (Hessian of the scalar f at args) · v.
+
+    >>> import numpy as np, tapegrad as tg
+    >>> tg.hvp(lambda x: x[0] ** 3 + x[1] ** 3)(np.array([1.0, 2.0]), np.array([1.0, 1.0]))
+    array([ 6., 12.])
+
+    The tangent v, the last argument, is shaped like ``args[argnums]`` (a
+    tuple over arguments for a tuple ``argnums``), and so is the result; the
+    other arguments are held fixed. f is recorded at each call and replayed
+    forward-over-reverse (see CompiledFunction.hvp).
+    """
+    argnums = _checked(argnums)
+
+    def g(*args_and_v: Any) -> Any:
+        if not args_and_v:
+            raise TypeError("hvp(f) returns g(*args, v): pass f's arguments, then the tangent v")
+        *args, v = args_and_v
+        cf, wrt = _compile_wrt(f, args, argnums)
+        if isinstance(argnums, int):
+            return cf.hvp(wrt[0], v)
+        if len(wrt) == 1:  # a tuple argnums gives a tuple over arguments, even of one
+            return (cf.hvp(wrt[0], v[0]),)
+        return cf.hvp(wrt, v)
+
+    return g
+
+
+def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+    """``(f(*primals), J · tangents)``: a forward-mode derivative along tangents.
+
+    >>> import tapegrad as tg
+    >>> tg.jvp(lambda x, y: x * y, (2.0, 3.0), (1.0, 0.0))
+    (6.0, 3.0)
+
+    ``primals`` and ``tangents`` are tuples with one entry per argument of f
+    (tangents shaped like primals). f is recorded once and replayed on dual
+    numbers.
+    """
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ValueError(f"{len(primals)} primals but {len(tangents)} tangents: pass one tangent per argument")
+    cf = compile(f, *primals)
+    if len(primals) == 1:
+        return cf.jvp(primals[0], tangents[0])
+    return cf.jvp(primals, tangents)
+
+
+# ---- the graph of f ---------------------------------------------------------------------------
+
+def graph(f: Callable[..., Any], *args: Any, names: Mapping[str, Named] | None = None,
+          max_nodes: int = DEFAULT_MAX_NODES) -> Dot:
+    """Record ``f(*args)`` on a new tape and return its graph as DOT text,
+    with adjoints from a sweep of its (scalar) output.
+
+    Every positional argument (a float or an array) becomes an input, named
+    after f's parameter; inside f, ``tapegrad.name(v, "a")`` names the rest.
+
+    >>> import tapegrad as tg
+    >>> def f(x):
+    ...     a = tg.name(x ** 2, "a")
+    ...     return tg.exp(a)
+    >>> "a = x²" in tg.graph(f, 0.5)
+    True
+    """
+    try:
+        params = [p.name for p in inspect.signature(f).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):  # builtins and some callables have no signature
+        params = []
+    tape = Tape()
+    inputs = []
+    for i, a in enumerate(args):
+        arg, leaves, _ = _watch(tape, a, i)  # arg may be a pytree; its leaves are what get names
+        label = params[i] if i < len(params) else f"x{i}"
+        for k, leaf in enumerate(leaves):
+            name(leaf, label if len(leaves) == 1 else f"{label}.{k}")
+        inputs.append(arg)
+    y = _scalar_output(f(*inputs))
+    return to_dot(tape, y if isinstance(y, Var) else None, names, max_nodes)

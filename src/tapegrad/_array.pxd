@@ -15,7 +15,7 @@ cdef class VarArray:
     # Pending (fusion): an elementwise result not yet on the tape. It holds
     # op-table row _op over operands _a, _b (pending or not); first and
     # _strides are set when it is materialised (_check does that).
-    cdef bint _lazy
+    cdef bint _pending
     cdef int _op
     cdef object _a
     cdef object _b

@@ -7,7 +7,12 @@ from typing import Any, Callable
 import numpy as np
 
 from ._api import vjp
-from ._pytree import flatten, is_unregistered_container, unflatten, unregistered_container_error
+from ._pytree import (
+    flatten,
+    is_unregistered_container,
+    unflatten,
+    unregistered_container_error,
+)
 
 
 class GradientCheckError(AssertionError):

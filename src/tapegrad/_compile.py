@@ -24,10 +24,10 @@ from typing import Any, NoReturn
 import numpy as np
 
 from . import _core
-from ._api import _argnums, _borrow, _checked, _give_back, _positions, _strictly, _watch_leaf
-from ._pytree import TreeDef, flatten, unflatten
-from ._tape import Tape
 from ._array import VarArray, _slots_of
+from ._pytree import TreeDef, flatten, unflatten
+from ._recording import _borrow, _give_back, _strictly, _watch_leaf
+from ._tape import Tape
 from ._var import Var, _record_sites, _slot_of
 
 BranchChangedError = _core.BranchChangedError
@@ -642,91 +642,3 @@ def load(path: str | os.PathLike[str], *, max_work: int | None = None,
     """
     with open(path, "rb") as fh:
         return CompiledFunction.from_bytes(fh.read(), max_work=max_work, max_memory=max_memory)
-
-
-# ---- functional forms -------------------------------------------------------------------
-
-def _compile_wrt(f: Callable[..., Any], args: Sequence[Any],
-                 argnums: int | Sequence[int]) -> tuple[CompiledFunction, tuple[Any, ...]]:
-    """Compile f as a function of args[argnums] only (the others held fixed)."""
-    nums = _positions(_argnums(argnums), argnums, len(args))
-
-    def of_wrt(*wrt: Any) -> Any:
-        full = list(args)
-        for i, w in zip(nums, wrt):
-            full[i] = w
-        return f(*full)
-
-    wrt_args = tuple(args[i] for i in nums)
-    return compile(of_wrt, *wrt_args), wrt_args
-
-
-def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
-    """Return a function computing the Hessian of the scalar function f.
-
-    >>> import numpy as np, tapegrad as tg
-    >>> tg.hessian(lambda x: x[0] ** 2 * x[1])(np.array([1.0, 2.0]))
-    array([[4., 2.],
-           [2., 0.]])
-
-    Shape ``x.shape + x.shape``; with a tuple ``argnums``, nested tuples of
-    blocks. f is recorded at each call, then the Hessian is one batched
-    forward-over-reverse replay (see CompiledFunction.hessian).
-    """
-    argnums = _checked(argnums)  # a bad argnums is refused now, not at the first call
-
-    def h(*args: Any) -> Any:
-        cf, wrt = _compile_wrt(f, args, argnums)
-        H = cf.hessian(*wrt)
-        # A tuple argnums nests blocks per pair of arguments even for one argument (as JAX does).
-        return H if isinstance(argnums, int) or len(wrt) > 1 else ((H,),)
-
-    return h
-
-
-def hvp(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
-    """Return ``g(*args, v)`` = (Hessian of the scalar f at args) · v.
-
-    >>> import numpy as np, tapegrad as tg
-    >>> tg.hvp(lambda x: x[0] ** 3 + x[1] ** 3)(np.array([1.0, 2.0]), np.array([1.0, 1.0]))
-    array([ 6., 12.])
-
-    The tangent v, the last argument, is shaped like ``args[argnums]`` (a
-    tuple over arguments for a tuple ``argnums``), and so is the result; the
-    other arguments are held fixed. f is recorded at each call and replayed
-    forward-over-reverse (see CompiledFunction.hvp).
-    """
-    argnums = _checked(argnums)
-
-    def g(*args_and_v: Any) -> Any:
-        if not args_and_v:
-            raise TypeError("hvp(f) returns g(*args, v): pass f's arguments, then the tangent v")
-        *args, v = args_and_v
-        cf, wrt = _compile_wrt(f, args, argnums)
-        if isinstance(argnums, int):
-            return cf.hvp(wrt[0], v)
-        if len(wrt) == 1:  # a tuple argnums gives a tuple over arguments, even of one
-            return (cf.hvp(wrt[0], v[0]),)
-        return cf.hvp(wrt, v)
-
-    return g
-
-
-def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
-    """``(f(*primals), J · tangents)``: a forward-mode derivative along tangents.
-
-    >>> import tapegrad as tg
-    >>> tg.jvp(lambda x, y: x * y, (2.0, 3.0), (1.0, 0.0))
-    (6.0, 3.0)
-
-    ``primals`` and ``tangents`` are tuples with one entry per argument of f
-    (tangents shaped like primals). f is recorded once and replayed on dual
-    numbers.
-    """
-    primals, tangents = tuple(primals), tuple(tangents)
-    if len(primals) != len(tangents):
-        raise ValueError(f"{len(primals)} primals but {len(tangents)} tangents: pass one tangent per argument")
-    cf = compile(f, *primals)
-    if len(primals) == 1:
-        return cf.jvp(primals[0], tangents[0])
-    return cf.jvp(primals, tangents)

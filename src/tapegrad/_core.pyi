@@ -4,11 +4,14 @@
 tapegrad's compiled core: the C++ tape and the op table.
 """
 from __future__ import annotations
+
 import collections.abc
+import typing
+
 import numpy
 import numpy.typing
-import typing
 import typing_extensions
+
 class _pybind11_type(type):
     """pybind11_builtins.pybind11_type: the metaclass of pybind11 classes."""
 
@@ -192,7 +195,7 @@ def _pullback(tape: Tape, outs: typing.Annotated[numpy.typing.ArrayLike, numpy.u
     """
 def _record_comparisons(tape: Tape, kinds: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], a: typing.Annotated[numpy.typing.ArrayLike, numpy.uint32], b: typing.Annotated[numpy.typing.ArrayLike, numpy.uint32], constants: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], outcomes: typing.Annotated[numpy.typing.ArrayLike, numpy.bool]) -> bool:
     """
-    Record one comparison per element (b == 0: against constants[i]); see tapegrad/_guards.py.
+    Record one comparison per element (b == 0: against constants[i]); see tapegrad/numpy/_guards.py.
     """
 def _set_dgemm(address: typing.SupportsInt | typing.SupportsIndex) -> None:
     """

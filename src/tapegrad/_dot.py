@@ -8,13 +8,12 @@ Writing the text needs nothing; drawing it needs Graphviz (see Dot.render).
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ._graph import FIRST_NODE, Named, Node, NodeTable, name, nodes, opcode_arity
-from ._var import Var
+from ._graph import Named, Node, NodeTable, nodes, opcode_arity
+from ._var import FIRST_NODE, Var
 
 if TYPE_CHECKING:  # (_tape imports this module)
     from ._tape import Tape
@@ -174,38 +173,3 @@ def dot_of_table(table: NodeTable, out: int = -1) -> Dot:
         legend += f";  node: value and adjoint ∂{out_name}/∂node"
     lines += [f"  label={_quote(legend)};", "  fontsize=10;", "}"]
     return Dot("\n".join(lines) + "\n")
-
-
-def graph(f: Callable[..., Any], *args: Any, names: Mapping[str, Named] | None = None,
-          max_nodes: int = DEFAULT_MAX_NODES) -> Dot:
-    """Record ``f(*args)`` on a new tape and return its graph as DOT text,
-    with adjoints from a sweep of its (scalar) output.
-
-    Every positional argument (a float or an array) becomes an input, named
-    after f's parameter; inside f, ``tapegrad.name(v, "a")`` names the rest.
-
-    >>> import tapegrad as tg
-    >>> def f(x):
-    ...     a = tg.name(x ** 2, "a")
-    ...     return tg.exp(a)
-    >>> "a = x²" in tg.graph(f, 0.5)
-    True
-    """
-    from ._api import _scalar_output, _watch
-    from ._tape import Tape
-
-    try:
-        params = [p.name for p in inspect.signature(f).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    except (TypeError, ValueError):  # builtins and some callables have no signature
-        params = []
-    tape = Tape()
-    inputs = []
-    for i, a in enumerate(args):
-        arg, leaves, _ = _watch(tape, a, i)  # arg may be a pytree; its leaves are what get names
-        label = params[i] if i < len(params) else f"x{i}"
-        for k, leaf in enumerate(leaves):
-            name(leaf, label if len(leaves) == 1 else f"{label}.{k}")
-        inputs.append(arg)
-    y = _scalar_output(f(*inputs))
-    return to_dot(tape, y if isinstance(y, Var) else None, names, max_nodes)

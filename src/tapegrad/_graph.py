@@ -15,14 +15,13 @@ import numpy as np
 
 from . import _core
 from ._array import VarArray, _slots_of
-from ._var import Var, _slot_of
+from ._var import FIRST_NODE, Var, _slot_of
 
 if TYPE_CHECKING:  # (_tape imports this module)
     from ._tape import Tape
 
 # (name, arity) by opcode, from the C++ enum itself (one source of truth).
 OPCODES: list[tuple[str, str]] = [(op, arity) for op, arity in _core._opcodes()]
-FIRST_NODE = 8  # slots below are sinks (tape.hpp): never shown
 _EDGE_ROWS = 25  # a long table prints this many rows from each end
 
 

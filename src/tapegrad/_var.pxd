@@ -8,7 +8,7 @@
 #         cdef Tape* t = live_tape(x)             # raises StaleVarError if stale
 #         return var_at(x.owner, record_add(t[0], x.slot, x.slot))
 from tapegrad.tape cimport Tape, index_t
-from libc.stdint cimport uint32_t
+from libc.stdint cimport uint32_t, uintptr_t
 
 
 cdef class Var:
@@ -36,3 +36,8 @@ cdef Tape* unmade_tape() noexcept
 cdef object not_live(object owner, object x)
 # The TypeError for a Var/VarArray `x` that was never initialised.
 cdef object not_initialised(object x)
+
+# The C++ tape of `owner`, a tapegrad.Tape (its address; valid while the Tape
+# lives). For the front end's own modules: other extensions use tape.pxd's tape_of.
+cdef inline Tape* cpp_tape(object owner) except NULL:
+    return <Tape*><uintptr_t>owner._address

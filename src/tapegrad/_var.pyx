@@ -20,7 +20,19 @@ import sys
 
 import numpy as np
 
+cimport tapegrad._cxx as cxx
 from tapegrad.tape cimport Compare, Tape, compare, first_node, index_t, tape_of
+
+# Numbers of the C++ tape that the Python layers need (from _cxx.pxd): the
+# first recorded slot (slots below it are sinks), and the kinds of recorded
+# comparisons (Tape::Compare), in which the array guards are recorded.
+FIRST_NODE = cxx.FIRST_NODE
+LESS = cxx.COMPARE_LT
+LESS_EQUAL = cxx.COMPARE_LE
+GREATER = cxx.COMPARE_GT
+GREATER_EQUAL = cxx.COMPARE_GE
+EQUAL = cxx.COMPARE_EQ
+NOT_EQUAL = cxx.COMPARE_NE
 
 
 class TapeMismatchError(ValueError):
@@ -119,10 +131,6 @@ cdef object not_live(object owner, object x):
     return StaleVarError(_STALE)
 
 
-cdef inline Tape* _tape_of(object owner) except NULL:
-    return <Tape*><uintptr_t>owner._address
-
-
 cdef inline int _check_live(Var v) except -1:
     if v.generation != v.ctape.generation():
         raise not_live(v.owner, v)
@@ -182,18 +190,32 @@ ctypedef double (*eval1_t)(double) noexcept nogil
 ctypedef double (*eval2_t)(double, double) noexcept nogil
 
 
-cdef object _arrays = None  # tapegrad._array, imported on first use (it imports this module)
+# ---- the layers above ------------------------------------------------------------------------
+# Ops with array operands are recorded by tapegrad._array, and numpy's
+# protocols are implemented by tapegrad.numpy; both import this module, and
+# hand their functions down when imported (install_methods), so that this
+# module imports nothing above it.
+
+cdef dict _above = {}
+
+
+def install_methods(**functions):
+    """Called by tapegrad._array and tapegrad.numpy: the functions Var's methods call."""
+    _above.update(functions)
+
+
+cdef object _method(str name):
+    try:
+        return _above[name]
+    except KeyError:
+        raise ImportError(f"Var's {name!r} comes from a layer above tapegrad._var that has not been imported") from None
 
 
 cdef object _array_op(str name, tuple args):
     """An op-table function whose operands include arrays (VarArray, ndarray,
     lists): one elementwise entry, recorded by tapegrad._array; NotImplemented
     for operands it does not know either."""
-    global _arrays
-    if _arrays is None:
-        from tapegrad import _array
-        _arrays = _array
-    return _arrays.elementwise(name, args)
+    return _method("elementwise")(name, args)
 
 
 cdef object _other1(object x, str name, eval1_t fn):
@@ -278,7 +300,7 @@ def _caller_site() -> str:
 
 def _record_sites(owner, bint on) -> None:
     """Make comparisons on `owner` (a Tape) note their source line in owner._sites."""
-    _tape_of(owner).record_sites = on
+    cpp_tape(owner).record_sites = on
 
 
 # ---- Var ---------------------------------------------------------------------------
@@ -370,14 +392,12 @@ cdef class Var:
     def __reduce__(self):
         raise TypeError("a Var cannot be pickled: it is a slot of a live tape. Pickle v.value instead.")
 
-    # numpy functions and ufuncs on Vars dispatch to tapegrad (tapegrad/_numpy_interop.py).
+    # numpy functions and ufuncs on Vars dispatch to tapegrad (tapegrad/numpy/_dispatch.py).
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        from tapegrad._numpy_interop import array_ufunc
-        return array_ufunc(ufunc, method, inputs, kwargs)
+        return _method("array_ufunc")(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
-        from tapegrad._numpy_interop import array_function
-        return array_function(func, types, args, kwargs)
+        return _method("array_function")(func, types, args, kwargs)
 
     # Comparisons compare values and return plain bool; each is also recorded
     # on the tape (kind, operands, outcome), so that a compiled replay can
@@ -410,7 +430,7 @@ cdef class Var:
 
 def _new_var(owner, double value) -> Var:
     """Record an input node holding `value` on `owner` and return its Var."""
-    cdef Tape* tape = _tape_of(owner)
+    cdef Tape* tape = cpp_tape(owner)
     cdef Var r = Var.__new__(Var)
     r.slot = tape.push_input(value)
     r.ctape = tape

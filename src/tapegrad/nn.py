@@ -26,10 +26,10 @@ import numpy.typing as npt
 
 from . import _blas, _core
 from ._array import VarArray, record_dense, record_reduce
-from ._arrays import logsumexp
-from ._arrays import max as _max
 from ._pytree import flatten, unflatten
 from ._var import Var
+from .numpy import logsumexp
+from .numpy import max as _max
 
 #: The activations a dense layer knows, by name (None means "identity").
 ACTIVATIONS: tuple[str, ...] = tuple(_core.dense_activations)

@@ -205,7 +205,7 @@ inline Program random_program_with_entries(Rng& rng) {
     for (int k = 0; k < steps; ++k) {
         if (rng.below(2)) record_random_entry(t, rng);
         else record_random_op(t, rng, first_node);
-        if (rng.below(5) == 0) {  // a comparison, as _guards.py records them
+        if (rng.below(5) == 0) {  // a comparison, as tapegrad/numpy/_guards.py records them
             const index_t a = static_cast<index_t>(first_node + rng.below(t.size() - first_node));
             const double c = rng.uniform(-1, 1);
             t.record_comparison(Compare::gt, a, 0, c, true, t.value(a) > c);

@@ -5,20 +5,28 @@ tape. A numpy function tapegrad does not implement raises a TypeError naming
 it, instead of silently dropping the gradient.
 
 Ufuncs map to op-table rows by name (numpy's names are the op table's, with
-the few spellings in _UFUNC_SPELLINGS); numpy functions map to _arrays.py.
+the few spellings in _UFUNC_SPELLINGS); numpy functions map by name to the
+functions of the tapegrad.numpy namespace (its __all__), which hands itself
+over when imported (handle_functions), so this module does not import it.
 """
 
 from __future__ import annotations
 
 import itertools
+from types import ModuleType
 from typing import Any, Callable
 
 import numpy as np
 
-from . import _arrays, _guards, _var
-from ._core import op_table
-from ._array import VarArray, elementwise, to_objects
-from ._var import MASKED_ARRAY, Var
+from .. import _var
+from .._array import VarArray, elementwise, to_objects
+from .._core import op_table
+from .._var import MASKED_ARRAY, NOT_EQUAL, Var
+from . import _guards
+from ._products import matmul
+from ._reductions import cumsum, prod, sum
+from ._reductions import max as _max
+from ._reductions import min as _min
 
 # numpy ufunc name -> op-table name, where they differ.
 _UFUNC_SPELLINGS = {"absolute": "abs", "fabs": "abs", "rint": "round", "true_divide": "divide",
@@ -28,11 +36,11 @@ _UFUNC_SPELLINGS = {"absolute": "abs", "fabs": "abs", "rint": "round", "true_div
 _ON_VALUES = {"less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "isnan", "isinf",
               "isfinite", "signbit", "logical_not", "logical_and", "logical_or", "logical_xor"}
 
-# Comparisons: computed on values, and recorded (tapegrad/_guards.py) so that
-# compiled replay re-checks them.
-_GUARDED = {"less": 0, "less_equal": 1, "greater": 2, "greater_equal": 3, "equal": 4, "not_equal": 5}
+# Comparisons: computed on values, and recorded (tapegrad/numpy/_guards.py) so
+# that compiled replay re-checks them.
+_GUARDED = _guards.BY_UFUNC_NAME
 
-_REDUCE_METHODS: dict[str, Callable[..., Any]] = {"add": _arrays.sum, "multiply": _arrays.prod, "maximum": _arrays.max, "minimum": _arrays.min}
+_REDUCE_METHODS: dict[str, Callable[..., Any]] = {"add": sum, "multiply": prod, "maximum": _max, "minimum": _min}
 
 _OP_NAMES = frozenset(r["name"] for r in op_table())
 
@@ -81,7 +89,7 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
         if name in _GUARDED and len(inputs) == 2 and not kwargs:  # recorded for compiled replay
             return _guards.compare(_GUARDED[name], *inputs)
         if name == "isnan" and len(inputs) == 1 and not kwargs:  # x != x, recorded
-            return _guards.compare(_guards.NOT_EQUAL, inputs[0], inputs[0])
+            return _guards.compare(NOT_EQUAL, inputs[0], inputs[0])
         if name in _ON_VALUES:
             return ufunc(*[_values(x) for x in inputs], **kwargs)
         if kwargs:
@@ -96,7 +104,7 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
                 raise _unsupported(f"numpy.{name} on ({', '.join(type(x).__name__ for x in inputs)})")
             return result
         if name == "matmul":
-            return _arrays.matmul(*inputs)
+            return matmul(*inputs)
         if name == "positive":
             return inputs[0]
         if name == "reciprocal":
@@ -106,25 +114,26 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: d
         keepdims = kwargs.pop("keepdims", False)
         return _REDUCE_METHODS[name](inputs[0], axis=axis, keepdims=keepdims, **kwargs)
     elif method == "accumulate" and name == "add" and len(inputs) == 1:
-        return _arrays.cumsum(inputs[0], axis=kwargs.pop("axis", 0), **kwargs)
+        return cumsum(inputs[0], axis=kwargs.pop("axis", 0), **kwargs)
     raise _unsupported(f"numpy.{name}" + ("" if method == "__call__" else f".{method}"))
 
 
-def _handled() -> dict[Callable[..., Any], Callable[..., Any]]:
-    """numpy function -> tapegrad implementation, by name: each name below is
-    both a numpy function and a function of _arrays.py."""
-    names = ["sum", "mean", "prod", "max", "min", "cumsum", "dot", "vdot", "outer", "matmul", "where", "clip",
-             "concatenate", "stack", "hstack", "vstack", "reshape", "ravel", "transpose", "swapaxes", "moveaxis",
-             "squeeze", "expand_dims", "flip", "roll", "repeat", "tile", "broadcast_to", "take", "diag", "diagonal",
-             "triu", "tril", "sort", "shape", "ndim", "size"]
-    table = {getattr(np, n): getattr(_arrays, n) for n in names}
-    table[np.amax] = _arrays.max
-    table[np.amin] = _arrays.min
-    table[np.linalg.norm] = _arrays.norm
+HANDLED_FUNCTIONS: dict[Callable[..., Any], Callable[..., Any]] = {}  # numpy function -> tapegrad's
+
+
+def handle_functions(namespace: ModuleType) -> None:
+    """Dispatch every numpy function that has a namesake in the namespace's
+    __all__ (tapegrad.numpy calls this once it is complete), plus numpy's
+    aliases of them."""
+    for name in namespace.__all__:
+        if hasattr(np, name):
+            HANDLED_FUNCTIONS[getattr(np, name)] = getattr(namespace, name)
+    HANDLED_FUNCTIONS[np.amax] = namespace.max
+    HANDLED_FUNCTIONS[np.amin] = namespace.min
+    HANDLED_FUNCTIONS[np.linalg.norm] = namespace.norm
     for alias in ("round", "around"):
         if hasattr(np, alias):
-            table[getattr(np, alias)] = _round
-    return table
+            HANDLED_FUNCTIONS[getattr(np, alias)] = _round
 
 
 def _round(a: Any, decimals: int = 0, out: Any = None) -> Any:
@@ -136,8 +145,6 @@ def _round(a: Any, decimals: int = 0, out: Any = None) -> Any:
         raise TypeError("round(v, decimals) is not supported on a Var; use tapegrad.round(v * 10**n) / 10**n")
     return elementwise("round", (a,))
 
-
-HANDLED_FUNCTIONS = _handled()
 
 
 def array_function(func: Callable[..., Any], types: tuple[Any, ...], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from . import _blas, _core
-from ._array import VarArray, elementwise, record_dense, record_matmul
-from ._array_util import ArrayLike, _ndim, _no_extras, _shape, _traced
+from .. import _blas, _core
+from .._array import VarArray, elementwise, record_dense, record_matmul
+from .._var import MASKED_ARRAY
+from ._helpers import ArrayLike, _ndim, _no_extras, _shape, _traced
 from ._views import expand_dims, ravel, reshape
-from ._var import MASKED_ARRAY
 
 __all__ = ["matmul", "dot", "vdot", "outer"]
 

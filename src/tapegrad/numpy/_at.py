@@ -18,9 +18,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._array import VarArray, record_gather, tape_of
-from ._copies import _sources, broadcast_to
-from ._var import Var, maximum, minimum
+from .._array import VarArray, common_tape, record_gather
+from .._var import Var, maximum, minimum
+from ._copies import broadcast_to
+from ._helpers import _sources
 
 
 def _concrete_index(index: Any) -> Any:
@@ -37,7 +38,7 @@ def _concrete_index(index: Any) -> Any:
 
 
 def _set(x: VarArray, index: Any, values: Any) -> VarArray:
-    owner = tape_of(x, values)
+    owner = common_tape(x, values)
     slots, consts = _sources(x)
     new_slots, new_consts = _sources(values)
     slots[index] = new_slots  # numpy's assignment: broadcasting, a repeated index keeps the last value

@@ -10,9 +10,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ._array import VarArray
-from ._array_util import _TRACED, ArrayLike, _as_array, _axes
-from ._var import Var
+from .._array import VarArray
+from .._var import Var
+from ._helpers import _TRACED, ArrayLike, _as_array, _axes, _gather_like
 
 __all__ = ["transpose", "swapaxes", "moveaxis", "squeeze", "expand_dims", "reshape", "ravel"]
 
@@ -176,9 +176,7 @@ def reshape(a: ArrayLike, newshape: Any, order: Literal["C", "F", "A"] = "C") ->
     view = _reshape_strides(shape, strides, new)
     if view is not None:
         return a._restrided(new, view)
-    from ._copies import _gather_like  # a copy: one gather
-
-    return _gather_like(np.reshape, a, new)
+    return _gather_like(np.reshape, a, new)  # a copy: one gather
 
 
 def ravel(a: ArrayLike, order: Literal["C", "F", "A"] = "C") -> Any:

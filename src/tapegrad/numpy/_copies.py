@@ -11,55 +11,25 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .._array import common_tape
+from .._var import GREATER, LESS, NOT_EQUAL
 from . import _guards
-from ._array import VarArray, record_gather, tape_of
-from ._array_util import _TRACED, ArrayLike, _as_array, _no_extras, _traced, _values
-from ._var import MASKED_ARRAY, Var
+from ._helpers import (
+    _TRACED,
+    ArrayLike,
+    _as_array,
+    _gather_like,
+    _gather_seq,
+    _no_extras,
+    _record,
+    _sources,
+    _traced,
+    _values,
+)
 from ._views import ravel
 
 __all__ = ["concatenate", "stack", "hstack", "vstack", "flip", "roll", "repeat", "tile", "broadcast_to", "take",
            "diag", "diagonal", "triu", "tril", "sort", "where", "clip"]
-
-
-def _sources(x: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(slot numbers, constants) of an operand: a slot 0 (a sink) marks a constant."""
-    if isinstance(x, VarArray):
-        return x.slots().astype(np.int64), np.zeros(x.shape)
-    if isinstance(x, Var):
-        return np.array(x.index, dtype=np.int64), np.array(0.0)
-    if isinstance(x, np.ma.MaskedArray):
-        raise TypeError(MASKED_ARRAY)
-    c = np.asarray(x)
-    if c.dtype.kind not in "fiub":
-        raise TypeError(f"tapegrad takes real numbers, Vars and arrays, not arrays of dtype {c.dtype}")
-    c = c.astype(np.float64)
-    return np.zeros(c.shape, dtype=np.int64), c
-
-
-def _record(owner: Any, src: np.ndarray, consts: np.ndarray) -> Any:
-    return record_gather(owner, src, consts, tuple(np.shape(src)))
-
-
-def _gather_like(fn: Callable[..., Any], a: Any, *args: Any, **kwargs: Any) -> Any:
-    """fn (a numpy function that only moves elements) applied to one operand."""
-    src, consts = _sources(a)
-    return _record(tape_of(a), fn(src, *args, **kwargs), fn(consts, *args, **kwargs))
-
-
-def _gather_seq(fn: Callable[..., Any], arrays: Sequence[Any], *args: Any, **kwargs: Any) -> Any:
-    """fn applied to a sequence of operands (concatenate, stack, ...)."""
-    owner = tape_of(*arrays)
-    if owner is None:
-        return fn([np.asarray(x) for x in arrays], *args, **kwargs)
-    pairs = [_sources(x) for x in arrays]
-    src = fn([p[0] for p in pairs], *args, **kwargs)
-    return _record(owner, src, fn([p[1] for p in pairs], *args, **kwargs))
-
-
-def take_slots(a: VarArray, key: Any) -> Any:
-    """Advanced (fancy or boolean) indexing: numpy's indexing of the slot array, one gather."""
-    src = a.slots().astype(np.int64)[key]
-    return _record(a.tape, src, np.zeros(np.shape(src)))
 
 
 def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0, out: Any = None, **kw: Any) -> Any:
@@ -178,7 +148,7 @@ def sort(a: ArrayLike, axis: int | None = -1, **kw: Any) -> Any:
 
 def _choose(pick: np.ndarray, choices: Sequence[Any]) -> Any:
     """Element j from choices[pick[j]] (all broadcast together): one gather."""
-    owner = tape_of(*choices)
+    owner = common_tape(*choices)
     pairs = [_sources(c) for c in choices]
     shape = np.broadcast_shapes(pick.shape, *(p[0].shape for p in pairs))
     pick = np.broadcast_to(pick, shape)
@@ -202,7 +172,7 @@ def where(condition: ArrayLike, x: ArrayLike = None, y: ArrayLike = None) -> Any
     if x is None or y is None:
         raise ValueError("either both or neither of x and y should be given")
     if isinstance(condition, _TRACED):  # a truth value read from values: recorded for compiled replay
-        condition = _guards.compare(_guards.NOT_EQUAL, condition, 0.0)
+        condition = _guards.compare(NOT_EQUAL, condition, 0.0)
     cond = np.asarray(condition).astype(bool)
     if not _traced(x, y):
         return np.where(cond, x, y)
@@ -230,7 +200,7 @@ def clip(a: ArrayLike, a_min: ArrayLike = None, a_max: ArrayLike = None, out: An
     # The pick is read from values: record the comparisons it rests on, so
     # that compiled replay raises BranchChangedError when a point crosses a bound.
     if a_min is not None:
-        _guards.compare(_guards.LESS, a, a_min)
+        _guards.compare(LESS, a, a_min)
     if a_max is not None:
-        _guards.compare(_guards.GREATER, a, a_max)
+        _guards.compare(GREATER, a, a_max)
     return _choose(pick, (a, -np.inf if a_min is None else a_min, np.inf if a_max is None else a_max))

@@ -8,9 +8,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._array import elementwise, record_cumsum, record_reduce
-from ._array_util import _TRACED, ArrayLike, AxisError, _as_array, _axes, _no_extras
-from ._var import Var
+from .._array import elementwise, record_cumsum, record_reduce
+from .._var import Var
+from ._copies import where
+from ._helpers import _TRACED, ArrayLike, AxisError, _as_array, _axes, _no_extras
 from ._views import expand_dims, moveaxis, ravel, squeeze
 
 __all__ = ["sum", "mean", "prod", "max", "min", "logsumexp", "softmax", "norm", "cumsum"]
@@ -178,7 +179,6 @@ def _p_norm(magnitude: Any, p: float, axis: Any, keepdims: bool) -> Any:
     """(sum |x|^p)^(1/p), scaled by the largest magnitude (no overflow or
     underflow), and 0 with derivative 0 where every element is 0 -- the
     subgradient of the 2-norm and abs there (unscaled, inf * 0 gave NaN)."""
-    from ._copies import where  # (_copies builds on the reductions)
     big = max(magnitude, axis=axis, keepdims=True)
     nonzero = big > 0
     scale = where(nonzero, big, 1.0)

@@ -17,14 +17,26 @@ from typing import Any
 
 import numpy as np
 
-from . import _core
-from ._array import VarArray, tape_of
-from ._var import Var, _caller_site
+from .. import _core
+from .._array import VarArray, common_tape
+from .._var import (
+    EQUAL,
+    GREATER,
+    GREATER_EQUAL,
+    LESS,
+    LESS_EQUAL,
+    NOT_EQUAL,
+    Var,
+    _caller_site,
+)
 
-# Tape::Compare codes, and the numpy function computing each.
-LESS, LESS_EQUAL, GREATER, GREATER_EQUAL, EQUAL, NOT_EQUAL = range(6)
-_UFUNCS = (np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal)
-_FLIPPED = np.array([GREATER, GREATER_EQUAL, LESS, LESS_EQUAL, EQUAL, NOT_EQUAL], dtype=np.uint8)
+# Tape::Compare codes (numbered in C++: tape.hpp), the numpy ufunc computing
+# each, and each code with its operands swapped.
+_UFUNCS = {LESS: np.less, LESS_EQUAL: np.less_equal, GREATER: np.greater, GREATER_EQUAL: np.greater_equal,
+           EQUAL: np.equal, NOT_EQUAL: np.not_equal}
+_FLIPPED = {LESS: GREATER, LESS_EQUAL: GREATER_EQUAL, GREATER: LESS, GREATER_EQUAL: LESS_EQUAL, EQUAL: EQUAL,
+            NOT_EQUAL: NOT_EQUAL}
+BY_UFUNC_NAME = {f.__name__: kind for kind, f in _UFUNCS.items()}  # "less" -> LESS, ...
 
 
 def _operand(x: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -52,7 +64,7 @@ def compare(kind: int, a: Any, b: Any) -> Any:
     recorded on the operands' tape as a comparison.
 
     >>> import numpy as np, tapegrad as tg
-    >>> from tapegrad._guards import compare, GREATER
+    >>> from tapegrad.numpy._guards import compare, GREATER
     >>> x = tg.Tape().vars([-1.0, 2.0])
     >>> compare(GREATER, x, 0.0)
     array([False,  True])
@@ -61,11 +73,11 @@ def compare(kind: int, a: Any, b: Any) -> Any:
     traced = [x for x in (a, b) if isinstance(x, (Var, VarArray))]
     if not traced:
         return result
-    owner = tape_of(traced[0])
+    owner = common_tape(traced[0])
     if not _wanted(owner):
         return result
     # An operand on another tape is a constant here (as in Var comparisons).
-    a, b = (x if not isinstance(x, (Var, VarArray)) or tape_of(x) is owner else _values(x) for x in (a, b))
+    a, b = (x if not isinstance(x, (Var, VarArray)) or common_tape(x) is owner else _values(x) for x in (a, b))
     try:
         np.asarray(_values(b), dtype=np.float64), np.asarray(_values(a), dtype=np.float64)
     except (TypeError, ValueError):  # compared with something that is not a number (va == None): nothing to guard
@@ -79,7 +91,7 @@ def record(owner: Any, kind: int, a: Any, b: Any, outcome: np.ndarray) -> None:
     outcome's shape). Elements where both sides are constants need no guard.
 
     >>> import numpy as np, tapegrad as tg
-    >>> from tapegrad._guards import record, LESS
+    >>> from tapegrad.numpy._guards import record, LESS
     >>> t = tg.Tape(); x = t.vars([1.0, 3.0])
     >>> record(t, LESS, x, 2.0, np.array([True, False]))
     """
