@@ -1,7 +1,8 @@
 // replay::run for each mode, compiled in two translation units of their own
 // (replay_double.cpp: value and vjp; replay_dual.cpp: jvp and hvp, on dual
 // numbers) rather than in every binding that replays: each instantiation
-// compiles every entry kind's kernels, and apart the two build in parallel.
+// compiles every entry kind's kernels (on doubles, the cloned ones are
+// compiled once for the package: kernel_forward.cpp, kernel_backward.cpp).
 #pragma once
 #include "tapegrad/replay.hpp"
 

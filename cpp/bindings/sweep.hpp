@@ -1,7 +1,7 @@
 // The tape's reverse sweep for every binding that sweeps, compiled once
-// (sweep.cpp): its kernels -- every entry kind, the fused backward built per
-// instruction set -- are the largest part of the build, and a translation
-// unit that called Tape::sweep itself would compile them all again.
+// (sweep.cpp). Its entry kernels are not compiled here: the tape runs them
+// through the EntrySweep that commit_entry sets (tape.hpp, arrays.hpp), whose
+// functions the package compiles once (kernel_backward.cpp).
 #pragma once
 #include "tapegrad/interrupt.hpp"
 #include "tapegrad/tape.hpp"

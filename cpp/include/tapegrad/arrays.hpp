@@ -13,6 +13,7 @@
 // An entry with no outputs (an empty array) is never committed: begin returns
 // size 0 and the front end returns an empty array at slot tape.size().
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
@@ -223,14 +224,8 @@ inline Entry begin_cumsum(Tape& t, int nd, const std::int64_t* shape, index_t a,
     return e;
 }
 
-// The forward kernels built for AVX2 and for any x86-64 (TG_CLONED_KERNEL).
-// Measured: the elementwise forward loops run 1.3x faster with AVX2, the
-// Rosenbrock benchmark (n = 10^4) 4% faster. The sweep's loops gain nothing:
-// they wait on memory.
-TG_CLONED_KERNEL inline void forward_entry_double(const Entry& e, const EntryList& list, double* values, Partials* partials,
-                                 double* weights, const Interrupt* stop) {
-    forward_entry<double>(e, list, values, partials, weights, stop);
-}
+static_assert(sizeof(Partials) == sizeof(PartialPair<double>) && offsetof(Partials, b) == offsetof(PartialPair<double>, b),
+              "run_entry passes the tape's partials to forward_entry_double as PartialPair<double>");
 
 // Values and partials of a begun entry. Safe without the GIL: its slots are
 // reserved, and the storage lock keeps the arrays from moving meanwhile.
@@ -239,7 +234,9 @@ TG_CLONED_KERNEL inline void forward_entry_double(const Entry& e, const EntryLis
 inline bool run_entry(Tape& t, const Entry& e, const Interrupt* stop = nullptr) {
     if (e.size == 0) return true;
     t.with_entries([&](EntryList& list) {  // pointers taken under the lock: growth may move the arrays
-        forward_entry_double(e, list, t.mutable_values(), t.mutable_partials(), list.weights.data(), stop);
+        // (the cloned kernel, entries.hpp: Partials has PartialPair<double>'s layout)
+        forward_entry_double(e, EntryArenas::of(list), t.mutable_values(),
+                             reinterpret_cast<PartialPair<double>*>(t.mutable_partials()), list.weights.data(), stop);
         return 0;
     });
     return !requested(stop);
@@ -261,10 +258,27 @@ inline std::uint64_t entry_work(Tape& t, const Entry& e) {
     });
 }
 
+// The tape sweep's kernels for array entries (tape.hpp's EntrySweep; where
+// they compile: TG_KERNEL_INLINE in config.hpp).
+#if defined(TAPEGRAD_SHARED_KERNELS) && !defined(TAPEGRAD_COMPILE_BACKWARD_KERNELS)
+void prepare_entry_sweep(const EntryList& list);
+void backward_entry_double(const Entry& e, const EntryList& list, const Partials* partials, const double* values,
+                           const double* g, std::int64_t count, double* adj, const Interrupt* stop) noexcept;
+#else
+TG_KERNEL_INLINE void prepare_entry_sweep(const EntryList& list) { prepare_sweep(list); }
+TG_KERNEL_INLINE void backward_entry_double(const Entry& e, const EntryList& list, const Partials* partials,
+                                            const double* values, const double* g, std::int64_t count, double* adj,
+                                            const Interrupt* stop) noexcept {
+    backward_entry(e, list, partials, values, g, count, adj, stop);
+}
+#endif
+inline constexpr EntrySweep entry_sweep{&prepare_entry_sweep, &backward_entry_double};
+
 // Make a run entry visible to the sweep (kept sorted by first slot).
 inline void commit_entry(Tape& t, const Entry& e) {
     if (e.size == 0) return;
     t.with_entries([&](EntryList& list) {
+        t.set_entry_sweep(&entry_sweep);
         std::size_t i = list.list.extend(1);
         while (i > 0 && list.list[i - 1].first > e.first) {  // only if two threads recorded on one tape
             list.list[i] = list.list[i - 1];

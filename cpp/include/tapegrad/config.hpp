@@ -31,12 +31,29 @@ inline constexpr const char* version = "0.1.0";
 // time (target_clones; flatten inlines the whole kernel into each copy, so
 // that its loops are compiled for the copy's instruction set). Each copy of
 // a flattened kernel costs tens of seconds of compile time, so few kernels
-// are cloned, and the Python package compiles each in as few translation
-// units as it can (cpp/bindings/sweep.cpp, replay_double.cpp, ...). TAPEGRAD_NO_CLONES builds one plain copy (the C++ tests: the same
-// code, compiled many times faster).
+// are cloned: forward_entry_double (entries.hpp: recording and replay share
+// it) and entries::backward_fused_double (entries/fused.hpp: the tape's sweep
+// and replay share it). TAPEGRAD_NO_CLONES builds one plain copy (the C++
+// tests: the same code, compiled many times faster).
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && \
     !defined(TAPEGRAD_NO_CLONES)
 #define TG_CLONED_KERNEL __attribute__((target_clones("avx2", "default"), flatten))
 #else
 #define TG_CLONED_KERNEL
+#endif
+
+// Where the cloned kernels compile. By default (header-only use) each is an
+// inline function of its header, compiled in every translation unit that
+// calls it. A program of several translation units may instead define
+// TAPEGRAD_SHARED_KERNELS everywhere: the headers then only declare the
+// kernels, and one translation unit defines them, compiled once, by defining
+// TAPEGRAD_COMPILE_FORWARD_KERNEL (forward_entry_double) or
+// TAPEGRAD_COMPILE_BACKWARD_KERNELS (backward_fused_double, and the tape
+// sweep's entry kernels of arrays.hpp) before its includes. The Python
+// package does (cpp/bindings/kernel_forward.cpp, kernel_backward.cpp, linked
+// into each extension module that calls them).
+#if defined(TAPEGRAD_SHARED_KERNELS)
+#define TG_KERNEL_INLINE
+#else
+#define TG_KERNEL_INLINE inline
 #endif

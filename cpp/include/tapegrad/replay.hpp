@@ -341,11 +341,11 @@ inline void load_entry_partials(const Program& p, const Entry& e, PartialPair<T>
     }
 }
 
-// On doubles, the entry kernels built twice, for AVX2 and for any x86-64 (as
-// recording's forward_entry_double in arrays.hpp).
-TG_CLONED_KERNEL inline void forward_entry_replay(const Entry& e, const ProgramEntries& list, double* values,
+// On doubles, the entry kernels built twice, for AVX2 and for any x86-64: the
+// copy recording runs too (forward_entry_double, entries.hpp).
+inline void forward_entry_replay(const Entry& e, const ProgramEntries& list, double* values,
                                  PartialPair<double>* partials, double* weights, const Interrupt* stop) {
-    forward_entry<double>(e, list, values, partials, weights, stop);
+    forward_entry_double(e, EntryArenas::of(list), values, partials, weights, stop);
 }
 inline void forward_entry_replay(const Entry& e, const ProgramEntries& list, Dual* values, PartialPair<Dual>* partials,
                                  Dual* weights, const Interrupt* stop) {

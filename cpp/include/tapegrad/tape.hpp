@@ -25,7 +25,7 @@
 
 #include "buffer.hpp"
 #include "config.hpp"
-#include "entries.hpp"
+#include "entries/entry.hpp"  // the descriptor only: the kernels are arrays.hpp's (EntrySweep)
 #include "interrupt.hpp"
 #include "ops.hpp"
 
@@ -121,6 +121,18 @@ inline std::uintptr_t this_thread_id() noexcept {
 class tape_thread_error : public std::logic_error {
 public:
     using std::logic_error::logic_error;
+};
+
+// How the sweep runs array entries (other than blocks of inputs, which it
+// skips): their kernels are compiled with the code that records them, which
+// sets this on the tape as it commits an entry (arrays.hpp, commit_entry), so
+// that the scalar core (this header, scalar.hpp) compiles none of them.
+struct EntrySweep {
+    // Before the sweep touches an adjoint (may throw std::bad_alloc).
+    void (*prepare)(const EntryList& list);
+    // adj[operands] += (d outputs / d operands)^T g for the first `count` outputs of e.
+    void (*backward)(const Entry& e, const EntryList& list, const Partials* partials, const double* values,
+                     const double* g, std::int64_t count, double* adj, const Interrupt* stop) noexcept;
 };
 
 inline constexpr std::size_t bytes_per_node =
@@ -222,6 +234,10 @@ public:
 
     void note_partials_finite(bool finite) noexcept { all_partials_finite_ &= finite; }
 
+    // The kernels the sweep runs entries with (EntrySweep): set by commit_entry,
+    // under the storage lock (with_entries).
+    void set_entry_sweep(const EntrySweep* kernels) noexcept { entry_sweep_ = kernels; }
+
     static constexpr index_t sink_of(index_t i) noexcept { return i % num_sinks; }
     static constexpr bool is_sink(index_t i) noexcept { return i < num_sinks; }
 
@@ -269,7 +285,13 @@ public:
     // then the adjoints are partial, and the tape is as it was.
     void sweep(index_t out, double* TG_RESTRICT adjoint, const Interrupt* stop = nullptr) const {
         if (!entries_.empty()) {
-            prepare_sweep(entries_);
+            if (entry_sweep_) {
+                entry_sweep_->prepare(entries_);
+            } else {
+                for (std::size_t k = 0; k < entries_.list.size(); ++k)
+                    if (entries_.list[k].kind != EntryKind::inputs)
+                        throw std::logic_error("tapegrad: an array entry was added without commit_entry (arrays.hpp)");
+            }
             all_partials_finite_ ? sweep_segments<false>(out, adjoint, stop)
                                  : sweep_segments<true>(out, adjoint, stop);
         } else if (all_partials_finite_) {
@@ -331,7 +353,9 @@ private:
             if (hi > last) sweep_nodes<Mask>(hi, last + 1, adjoint, stop);
             // A sweep that starts inside e has adjoints for its outputs up to `out` only.
             const index_t count = std::min(hi, last) - e.first + 1;
-            backward_entry(e, entries_, partials_.data(), value_.data(), adjoint + e.first, count, adjoint, stop);
+            if (e.kind != EntryKind::inputs)  // (a block of inputs has no parents)
+                entry_sweep_->backward(e, entries_, partials_.data(), value_.data(), adjoint + e.first, count,
+                                       adjoint, stop);
             check(stop);  // (an entry's kernel stops early when asked; it does not throw)
             hi = e.first - 1;
         }
@@ -412,6 +436,7 @@ private:
     std::atomic<std::uintptr_t> recorder_{0};  // this_thread_id() of the recording thread, 0 for none
     std::vector<Comparison> comparisons_;
     EntryList entries_;
+    const EntrySweep* entry_sweep_ = nullptr;  // set once an entry other than inputs is committed
     mutable std::mutex storage_mutex_;
 };
 

@@ -606,10 +606,18 @@ inline const char* check_fused(const Entry& e, const std::int64_t* arena, std::s
 // (measured on the Rosenbrock program, n = 10^4: 59 us with AVX2, 160 us
 // without). An AVX-512 copy ran it 7% faster again at n = 10^4-10^5, but
 // cost a third of the whole build's time: left out.
-TG_CLONED_KERNEL inline void backward_fused_double(const Entry& e, const std::int64_t* geometry, const double* constants,
-                                  const double* values, const double* g, std::int64_t count, double* adj,
-                                  Poll& poll) noexcept {
+// Where it compiles: TG_KERNEL_INLINE in config.hpp.
+#if defined(TAPEGRAD_SHARED_KERNELS) && !defined(TAPEGRAD_COMPILE_BACKWARD_KERNELS)
+void backward_fused_double(const Entry& e, const std::int64_t* geometry, const double* constants,
+                           const double* values, const double* g, std::int64_t count, double* adj,
+                           Poll& poll) noexcept;
+#else
+TG_CLONED_KERNEL TG_KERNEL_INLINE void backward_fused_double(const Entry& e, const std::int64_t* geometry,
+                                                             const double* constants, const double* values,
+                                                             const double* g, std::int64_t count, double* adj,
+                                                             Poll& poll) noexcept {
     backward_fused<double>(e, geometry, constants, values, g, count, adj, poll);
 }
+#endif
 
 }  // namespace tapegrad::entries
