@@ -14,7 +14,7 @@ Python loop ever walks their elements. The parts, each in its own file:
 - this file:     the VarArray type. Its operators and ufunc-named methods are
                  generated from ops.def (the `# @ops.def` marker); its numpy
                  methods and protocols come from tapegrad.numpy, the layer
-                 above, which installs them (install_methods) so that nothing
+                 above, which installs them (_var.install_methods) so that nothing
                  here imports it.
 """
 
@@ -34,7 +34,7 @@ import numpy as np
 from tapegrad._cxx cimport (ARITY_BINARY, ARITY_UNARY, FUSE_MAX_INSTRUCTIONS, FUSE_MAX_LEAVES, LEAF_CONSTANT,
                             LEAF_SLOTS, MAX_DIMS, OP_COUNT)
 from tapegrad.tape cimport Tape, index_t
-from tapegrad._var cimport Var, cpp_tape, not_initialised, not_live, unmade_tape
+from tapegrad._var cimport Var, cpp_tape, from_above, not_initialised, not_live, unmade_tape
 from tapegrad import _core, _var
 from tapegrad._var import (MASKED_ARRAY, ConcretizationError, StaleVarError, TapeMismatchError, _MISMATCH,
                            _STALE, _check_strict, _concretization_error)
@@ -78,23 +78,9 @@ _read_op_table()
 # ---- the layer above --------------------------------------------------------------------------
 # VarArray's numpy methods (reshape, sum, ...), its advanced indexing, .at[],
 # its comparisons (recorded as guards) and numpy's protocols are implemented in
-# tapegrad.numpy, which imports this module. It hands the functions down once,
-# when it is imported (tapegrad/numpy/_methods.py), as autograd's ArrayBox and
-# JAX's register_jax_array_methods do, so that this module imports nothing above it.
-
-cdef dict _above = {}
-
-
-def install_methods(**functions):
-    """Called by tapegrad.numpy: the functions VarArray's methods call."""
-    _above.update(functions)
-
-
-cdef object _method(str name):
-    try:
-        return _above[name]
-    except KeyError:
-        raise ImportError(f"VarArray's {name!r} comes from tapegrad.numpy, which has not been imported") from None
+# tapegrad.numpy, which imports this module and hands them down when imported
+# (tapegrad/numpy/_methods.py, into _var's one registry: from_above), as
+# autograd's ArrayBox and JAX's register_jax_array_methods do.
 
 
 include "_operands.pxi"
@@ -276,7 +262,7 @@ cdef class VarArray:
             return self._element(<tuple>key)  # x[i, j]: the scalar-loop fast path in n-d
         if _is_basic_key(key):
             return self._basic_index(key)
-        return _method("take_slots")(self, key)
+        return from_above("take_slots")(self, key)
 
     cdef object _element(self, tuple key):
         cdef Py_ssize_t axis, i, d, offset = self.first
@@ -368,7 +354,7 @@ cdef class VarArray:
         array([0., 7.])
         """
         self._check()
-        return _method("at")(self)
+        return from_above("at")(self)
 
     def __float__(self):
         self._check()
@@ -393,10 +379,10 @@ cdef class VarArray:
         return format(self.value, spec)  # formatting reads the values: no derivative is lost
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        return _method("array_ufunc")(ufunc, method, inputs, kwargs)
+        return from_above("array_ufunc")(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
-        return _method("array_function")(func, types, args, kwargs)
+        return from_above("array_function")(func, types, args, kwargs)
 
     def __bool__(self):
         _made(self)
@@ -420,84 +406,84 @@ cdef class VarArray:
     # Comparisons compare values and give bool ndarrays, as numpy's do; while
     # compile records, each element is kept as a guard (tapegrad/numpy/_guards.py).
     def __lt__(self, other):
-        return _method("compare")(cxx.COMPARE_LT, self, other)
+        return from_above("compare")(cxx.COMPARE_LT, self, other)
 
     def __le__(self, other):
-        return _method("compare")(cxx.COMPARE_LE, self, other)
+        return from_above("compare")(cxx.COMPARE_LE, self, other)
 
     def __gt__(self, other):
-        return _method("compare")(cxx.COMPARE_GT, self, other)
+        return from_above("compare")(cxx.COMPARE_GT, self, other)
 
     def __ge__(self, other):
-        return _method("compare")(cxx.COMPARE_GE, self, other)
+        return from_above("compare")(cxx.COMPARE_GE, self, other)
 
     def __eq__(self, other):
-        return _method("compare")(cxx.COMPARE_EQ, self, other)
+        return from_above("compare")(cxx.COMPARE_EQ, self, other)
 
     def __ne__(self, other):
-        return _method("compare")(cxx.COMPARE_NE, self, other)
+        return from_above("compare")(cxx.COMPARE_NE, self, other)
 
     def __pos__(self):
         self._check()
         return self
 
     def __matmul__(self, other):
-        return _method("matmul")(self, other)
+        return from_above("matmul")(self, other)
 
     def __rmatmul__(self, other):
-        return _method("matmul")(other, self)
+        return from_above("matmul")(other, self)
 
     # numpy's array methods, from tapegrad.numpy
     def reshape(self, *shape, order="C"):
-        return _method("reshape")(self, shape[0] if len(shape) == 1 else shape, order=order)
+        return from_above("reshape")(self, shape[0] if len(shape) == 1 else shape, order=order)
 
     def ravel(self, order="C"):
-        return _method("ravel")(self, order=order)
+        return from_above("ravel")(self, order=order)
 
     def flatten(self, order="C"):
         """As ravel: VarArrays are immutable, so a view serves as the copy."""
-        return _method("ravel")(self, order=order)
+        return from_above("ravel")(self, order=order)
 
     def transpose(self, *axes):
-        return _method("transpose")(self, axes[0] if len(axes) == 1 else (axes or None))
+        return from_above("transpose")(self, axes[0] if len(axes) == 1 else (axes or None))
 
     def swapaxes(self, axis1, axis2):
-        return _method("swapaxes")(self, axis1, axis2)
+        return from_above("swapaxes")(self, axis1, axis2)
 
     def squeeze(self, axis=None):
-        return _method("squeeze")(self, axis)
+        return from_above("squeeze")(self, axis)
 
     def sum(self, axis=None, keepdims=False):
         if axis is None and not keepdims and self._size:  # the common full reduction, without Python glue
             return record_reduce(self, 0, "sum")
-        return _method("sum")(self, axis, keepdims=keepdims)
+        return from_above("sum")(self, axis, keepdims=keepdims)
 
     def mean(self, axis=None, keepdims=False):
-        return _method("mean")(self, axis, keepdims=keepdims)
+        return from_above("mean")(self, axis, keepdims=keepdims)
 
     def prod(self, axis=None, keepdims=False):
         if axis is None and not keepdims and self._size:  # the common full reduction, without Python glue
             return record_reduce(self, 0, "prod")
-        return _method("prod")(self, axis, keepdims=keepdims)
+        return from_above("prod")(self, axis, keepdims=keepdims)
 
     def max(self, axis=None, keepdims=False):
         if axis is None and not keepdims and self._size:  # the common full reduction, without Python glue
             return record_reduce(self, 0, "max")
-        return _method("max")(self, axis, keepdims=keepdims)
+        return from_above("max")(self, axis, keepdims=keepdims)
 
     def min(self, axis=None, keepdims=False):
         if axis is None and not keepdims and self._size:  # the common full reduction, without Python glue
             return record_reduce(self, 0, "min")
-        return _method("min")(self, axis, keepdims=keepdims)
+        return from_above("min")(self, axis, keepdims=keepdims)
 
     def cumsum(self, axis=None):
-        return _method("cumsum")(self, axis)
+        return from_above("cumsum")(self, axis)
 
     def dot(self, other):
-        return _method("dot")(self, other)
+        return from_above("dot")(self, other)
 
     def clip(self, a_min=None, a_max=None):
-        return _method("clip")(self, a_min, a_max)
+        return from_above("clip")(self, a_min, a_max)
 
     def round(self, decimals=0):
         """Round to `decimals` digits (derivative 0), as numpy's ndarray.round."""

@@ -27,6 +27,9 @@ cdef Var var_at(object tape, index_t node)
 # The C++ tape of `v`, after checking that `v` is not stale (StaleVarError).
 cdef Tape* live_tape(Var v) except NULL
 
+# A function installed by a layer above (install_methods): ImportError if none was.
+cdef object from_above(str name)
+
 # Helpers for VarArray (tapegrad._array) and every check of liveness.
 # Where an object made by __new__ alone points: a tape nobody records on,
 # whose generation never matches, so the stale check of every op stops it.

@@ -191,31 +191,33 @@ ctypedef double (*eval2_t)(double, double) noexcept nogil
 
 
 # ---- the layers above ------------------------------------------------------------------------
-# Ops with array operands are recorded by tapegrad._array, and numpy's
-# protocols are implemented by tapegrad.numpy; both import this module, and
-# hand their functions down when imported (install_methods), so that this
-# module imports nothing above it.
+# Ops with array operands are recorded by tapegrad._array, and the numpy
+# methods and protocols of Var and VarArray are implemented by tapegrad.numpy;
+# both import this module and hand their functions down when imported
+# (install_methods), so that neither core type imports anything above it.
+# One registry serves both types (_var.pxd: from_above).
 
 cdef dict _above = {}
 
 
 def install_methods(**functions):
-    """Called by tapegrad._array and tapegrad.numpy: the functions Var's methods call."""
+    """Called by tapegrad._array and tapegrad.numpy: the functions Var's and VarArray's methods call."""
     _above.update(functions)
 
 
-cdef object _method(str name):
+cdef object from_above(str name):
     try:
         return _above[name]
     except KeyError:
-        raise ImportError(f"Var's {name!r} comes from a layer above tapegrad._var that has not been imported") from None
+        raise ImportError(f"{name!r} comes from a layer above tapegrad's core types (tapegrad._array, "
+                          "tapegrad.numpy) that has not been imported") from None
 
 
 cdef object _array_op(str name, tuple args):
     """An op-table function whose operands include arrays (VarArray, ndarray,
     lists): one elementwise entry, recorded by tapegrad._array; NotImplemented
     for operands it does not know either."""
-    return _method("elementwise")(name, args)
+    return from_above("elementwise")(name, args)
 
 
 cdef object _other1(object x, str name, eval1_t fn):
@@ -394,10 +396,10 @@ cdef class Var:
 
     # numpy functions and ufuncs on Vars dispatch to tapegrad (tapegrad/numpy/_dispatch.py).
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        return _method("array_ufunc")(ufunc, method, inputs, kwargs)
+        return from_above("array_ufunc")(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
-        return _method("array_function")(func, types, args, kwargs)
+        return from_above("array_function")(func, types, args, kwargs)
 
     # Comparisons compare values and return plain bool; each is also recorded
     # on the tape (kind, operands, outcome), so that a compiled replay can

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from .. import _array, _var
+from .. import _var
 from . import _dispatch
 from ._at import AtIndexer
 from ._guards import compare
@@ -24,9 +24,8 @@ from ._helpers import take_slots
 def install(namespace: ModuleType) -> None:
     """Install the numpy layer's functions into the core types; `namespace` is tapegrad.numpy."""
     _dispatch.handle_functions(namespace)
-    protocols: dict[str, Callable[..., Any]] = {"array_ufunc": _dispatch.array_ufunc, "array_function": _dispatch.array_function}
-    _var.install_methods(**protocols)
     methods: dict[str, Callable[..., Any]] = {name: getattr(namespace, name) for name in (
         "matmul", "reshape", "ravel", "transpose", "swapaxes", "squeeze", "sum", "mean", "prod", "max", "min",
         "cumsum", "dot", "clip")}
-    _array.install_methods(**protocols, **methods, take_slots=take_slots, at=AtIndexer, compare=compare)
+    _var.install_methods(**methods, array_ufunc=_dispatch.array_ufunc, array_function=_dispatch.array_function,
+                         take_slots=take_slots, at=AtIndexer, compare=compare)
